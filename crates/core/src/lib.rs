@@ -1,0 +1,22 @@
+//! Domain rules of mailgrant. Nothing in this crate does I/O or reads the clock: time comes in as a
+//! parameter, storage and HTTP live in other crates.
+
+pub mod access;
+pub mod clock;
+pub mod error;
+pub mod grants;
+pub mod ids;
+pub mod lifetimes;
+pub mod model;
+pub mod password;
+pub mod pkce;
+pub mod redirect;
+pub mod scope;
+pub mod secret;
+pub mod token;
+
+pub use clock::{Clock, FixedClock, SystemClock, UnixTime};
+pub use error::{BearerError, OAuthError, OAuthErrorCode};
+pub use scope::ScopeSet;
+pub use secret::Secret;
+pub use token::{TokenHash, TokenKind};

@@ -1,0 +1,261 @@
+//! Token strings: `<prefix>_<43 base62 chars of OS randomness><6 base62 chars of CRC32>`.
+//!
+//! 43 base62 characters carry 256 bits. The checksum covers prefix and body, so a mistyped or
+//! truncated token is refused without a database look-up, and a secret scanner can recognise a
+//! leaked one offline. Only the SHA-256 of a token is ever stored: with 256 bits of entropy a
+//! key adds nothing against guessing, and an unkeyed hash lets every node and the CLI agree.
+
+use crate::secret::Secret;
+use rand::rngs::OsRng;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+pub const BODY_LEN: usize = 43;
+pub const CHECKSUM_LEN: usize = 6;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    Access,
+    Refresh,
+    PrivateApp,
+    ClientSecret,
+    Code,
+    /// Initial access token for dynamic client registration (RFC 7591).
+    Registration,
+}
+
+impl TokenKind {
+    pub const ALL: [TokenKind; 6] = [
+        TokenKind::Access,
+        TokenKind::Refresh,
+        TokenKind::PrivateApp,
+        TokenKind::ClientSecret,
+        TokenKind::Code,
+        TokenKind::Registration,
+    ];
+
+    pub fn prefix(self) -> &'static str {
+        match self {
+            TokenKind::Access => "mga",
+            TokenKind::Refresh => "mgr",
+            TokenKind::PrivateApp => "mgp",
+            TokenKind::ClientSecret => "mgs",
+            TokenKind::Code => "mgc",
+            TokenKind::Registration => "mgi",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Access => "access",
+            TokenKind::Refresh => "refresh",
+            TokenKind::PrivateApp => "private_app",
+            TokenKind::ClientSecret => "client_secret",
+            TokenKind::Code => "code",
+            TokenKind::Registration => "registration",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+
+    fn from_prefix(prefix: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.prefix() == prefix)
+    }
+
+    pub const fn token_len() -> usize {
+        3 + 1 + BODY_LEN + CHECKSUM_LEN
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TokenFormatError {
+    #[error("the token has the wrong length")]
+    Length,
+    #[error("the token has an unknown prefix")]
+    Prefix,
+    #[error("the token has characters outside base62")]
+    Alphabet,
+    #[error("the token's checksum does not match")]
+    Checksum,
+    #[error("the token is of another kind")]
+    WrongKind,
+}
+
+/// Generate a fresh token of `kind` from the operating system's randomness.
+pub fn generate(kind: TokenKind) -> Secret {
+    let mut out = String::with_capacity(TokenKind::token_len());
+    out.push_str(kind.prefix());
+    out.push('_');
+    let mut buf = [0u8; 64];
+    let mut filled = 0;
+    while filled < BODY_LEN {
+        OsRng.fill_bytes(&mut buf);
+        for b in buf {
+            // 248 = 4 * 62: rejecting the top values keeps every character equally likely.
+            if b < 248 && filled < BODY_LEN {
+                out.push(BASE62[(b % 62) as usize] as char);
+                filled += 1;
+            }
+        }
+    }
+    let crc = crc32fast::hash(out.as_bytes());
+    out.push_str(&encode_checksum(crc));
+    Secret::new(out)
+}
+
+fn encode_checksum(mut crc: u32) -> String {
+    let mut chars = [b'0'; CHECKSUM_LEN];
+    for slot in chars.iter_mut().rev() {
+        *slot = BASE62[(crc % 62) as usize];
+        crc /= 62;
+    }
+    chars.iter().map(|&c| c as char).collect()
+}
+
+/// Check a presented token's shape and checksum; says which kind it is. No database involved.
+pub fn parse(token: &str) -> Result<TokenKind, TokenFormatError> {
+    if token.len() != TokenKind::token_len() {
+        return Err(TokenFormatError::Length);
+    }
+    let (prefix, rest) = token.split_at(3);
+    let kind = TokenKind::from_prefix(prefix).ok_or(TokenFormatError::Prefix)?;
+    if !rest.starts_with('_') {
+        return Err(TokenFormatError::Prefix);
+    }
+    let body = &rest[1..];
+    if !body.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return Err(TokenFormatError::Alphabet);
+    }
+    let (signed, checksum) = token.split_at(token.len() - CHECKSUM_LEN);
+    let expected = encode_checksum(crc32fast::hash(signed.as_bytes()));
+    if expected.as_bytes().ct_eq(checksum.as_bytes()).into() {
+        Ok(kind)
+    } else {
+        Err(TokenFormatError::Checksum)
+    }
+}
+
+/// Parse and require a given kind.
+pub fn parse_kind(token: &str, kind: TokenKind) -> Result<(), TokenFormatError> {
+    if parse(token)? == kind {
+        Ok(())
+    } else {
+        Err(TokenFormatError::WrongKind)
+    }
+}
+
+/// SHA-256 of a token: what storage keeps and looks up by.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash(pub [u8; 32]);
+
+impl TokenHash {
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+    pub fn to_hex(&self) -> String {
+        let mut s = String::with_capacity(64);
+        for b in self.0 {
+            s.push(char::from(b"0123456789abcdef"[(b >> 4) as usize]));
+            s.push(char::from(b"0123456789abcdef"[(b & 15) as usize]));
+        }
+        s
+    }
+    pub fn from_hex(s: &str) -> Option<Self> {
+        if s.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
+            let hi = (chunk[0] as char).to_digit(16)?;
+            let lo = (chunk[1] as char).to_digit(16)?;
+            out[i] = (hi * 16 + lo) as u8;
+        }
+        Some(Self(out))
+    }
+    /// Constant-time comparison, for checking a presented secret against a stored hash.
+    pub fn ct_eq(&self, other: &TokenHash) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A hash is not a secret, but a short form keeps logs readable.
+        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_tokens_have_prefix_length_and_valid_checksum() {
+        for kind in TokenKind::ALL {
+            let t = generate(kind);
+            let s = t.expose();
+            assert!(s.starts_with(&format!("{}_", kind.prefix())));
+            assert_eq!(s.len(), 53);
+            assert_eq!(parse(s), Ok(kind));
+        }
+    }
+
+    #[test]
+    fn tokens_are_unique() {
+        let a = generate(TokenKind::Access);
+        let b = generate(TokenKind::Access);
+        assert_ne!(a.expose(), b.expose());
+    }
+
+    #[test]
+    fn a_changed_character_breaks_the_checksum() {
+        let t = generate(TokenKind::Access).expose().to_string();
+        let mut bytes = t.into_bytes();
+        bytes[10] = if bytes[10] == b'a' { b'b' } else { b'a' };
+        let mutated = String::from_utf8(bytes).unwrap_or_default();
+        assert_eq!(parse(&mutated), Err(TokenFormatError::Checksum));
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        assert_eq!(parse("mga_short"), Err(TokenFormatError::Length));
+        let t = generate(TokenKind::Access)
+            .expose()
+            .replacen("mga", "xyz", 1);
+        assert_eq!(parse(&t), Err(TokenFormatError::Prefix));
+        let t = generate(TokenKind::Access).expose().replacen('_', "-", 1);
+        assert_eq!(parse(&t), Err(TokenFormatError::Prefix));
+        let mut t = generate(TokenKind::Access).expose().to_string();
+        t.replace_range(8..9, "!");
+        assert_eq!(parse(&t), Err(TokenFormatError::Alphabet));
+    }
+
+    #[test]
+    fn checksum_is_pinned() {
+        // A fixed body pins the format: change it and every issued token becomes invalid.
+        let body = "mga_0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefg";
+        let token = format!(
+            "{body}{}",
+            encode_checksum(crc32fast::hash(body.as_bytes()))
+        );
+        assert_eq!(parse(&token), Ok(TokenKind::Access));
+        assert_eq!(token.len(), 53);
+        assert_eq!(
+            parse_kind(&token, TokenKind::Refresh),
+            Err(TokenFormatError::WrongKind)
+        );
+    }
+
+    #[test]
+    fn hash_round_trips_through_hex() {
+        let h = TokenHash::of("mga_x");
+        assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
+        assert!(h.ct_eq(&TokenHash::of("mga_x")));
+        assert!(!h.ct_eq(&TokenHash::of("mga_y")));
+    }
+}
