@@ -1,1 +1,165 @@
+//! Storage for mailgrant: one trait, [`Store`], implemented for SQLite and PostgreSQL over the
+//! same versioned migrations. Nothing here knows HTTP.
 
+mod migrations;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+#[cfg(feature = "test-suite")]
+pub mod suite;
+
+use async_trait::async_trait;
+use mailgrant_core::model::{
+    AccessTokenRecord, Account, App, ClientSecret, Membership, PrivateApp, Role, User,
+};
+use mailgrant_core::{TokenHash, UnixTime};
+use std::sync::Arc;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint said no: the thing exists already.
+    #[error("{0} already exists")]
+    Conflict(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// The database failed; the detail is for the log, not for a client.
+    #[error("storage failure: {0}")]
+    Backend(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What a revocation reached; caches drop entries that match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Revocation {
+    Token(TokenHash),
+    Family(String),
+    Grant(String),
+    Client(String),
+    PrivateApp(String),
+}
+
+impl Revocation {
+    pub(crate) fn parts(&self) -> (&'static str, String) {
+        match self {
+            Revocation::Token(h) => ("token", h.to_hex()),
+            Revocation::Family(id) => ("family", id.clone()),
+            Revocation::Grant(id) => ("grant", id.clone()),
+            Revocation::Client(id) => ("client", id.clone()),
+            Revocation::PrivateApp(id) => ("private_app", id.clone()),
+        }
+    }
+    pub(crate) fn from_parts(target: &str, key: String) -> Option<Self> {
+        Some(match target {
+            "token" => Revocation::Token(TokenHash::from_hex(&key)?),
+            "family" => Revocation::Family(key),
+            "grant" => Revocation::Grant(key),
+            "client" => Revocation::Client(key),
+            "private_app" => Revocation::PrivateApp(key),
+            _ => return None,
+        })
+    }
+}
+
+/// Which bearer tokens to list.
+#[derive(Debug, Clone, Default)]
+pub struct TokenFilter {
+    pub account_id: Option<String>,
+    pub client_id: Option<String>,
+    pub private_app_id: Option<String>,
+    pub include_inactive: bool,
+}
+
+/// The storage of the authorization server. Writes return only after a durable commit.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is, for logs.
+    fn backend(&self) -> &'static str;
+
+    // Users, accounts, memberships.
+    async fn create_user(&self, user: &User) -> StoreResult<()>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>>;
+    /// Create the account and make `owner_id` its owner, in one transaction.
+    async fn create_account(&self, account: &Account, owner_id: &str) -> StoreResult<()>;
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>>;
+    async fn add_member(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        role: Role,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+    async fn memberships_of(&self, user_id: &str) -> StoreResult<Vec<Membership>>;
+
+    // Apps (OAuth clients) and their secrets.
+    async fn create_app(&self, app: &App, secret: Option<&ClientSecret>) -> StoreResult<()>;
+    async fn app(&self, client_id: &str) -> StoreResult<Option<App>>;
+    async fn list_apps(&self, account_id: Option<&str>) -> StoreResult<Vec<App>>;
+    /// Delete the app and revoke every token issued to it.
+    async fn delete_app(&self, client_id: &str, now: UnixTime) -> StoreResult<()>;
+    async fn client_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>>;
+    /// Add `new` and make every other live secret of the client stop at `old_until`.
+    async fn rotate_client_secret(
+        &self,
+        new: &ClientSecret,
+        old_until: UnixTime,
+    ) -> StoreResult<()>;
+
+    // Private apps: an account's own integration with one live token.
+    async fn create_private_app(
+        &self,
+        app: &PrivateApp,
+        token: &AccessTokenRecord,
+    ) -> StoreResult<()>;
+    async fn private_app(&self, id: &str) -> StoreResult<Option<PrivateApp>>;
+    async fn list_private_apps(&self, account_id: Option<&str>) -> StoreResult<Vec<PrivateApp>>;
+    /// Revoke the app's live tokens and store `token` in their place.
+    async fn rotate_private_app(
+        &self,
+        id: &str,
+        token: &AccessTokenRecord,
+        now: UnixTime,
+    ) -> StoreResult<()>;
+    async fn revoke_private_app(&self, id: &str, now: UnixTime) -> StoreResult<()>;
+
+    // Bearer tokens.
+    async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()>;
+    async fn access_token(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenRecord>>;
+    /// Revoke one token; false when there was no live token with that hash.
+    async fn revoke_access_token(&self, hash: &TokenHash, now: UnixTime) -> StoreResult<bool>;
+    async fn list_access_tokens(
+        &self,
+        filter: &TokenFilter,
+        now: UnixTime,
+    ) -> StoreResult<Vec<AccessTokenRecord>>;
+    /// Delete tokens that expired before `before`; returns how many went.
+    async fn purge_expired(&self, before: UnixTime, limit: u32) -> StoreResult<u64>;
+
+    // Revocation log, read by caches.
+    async fn revocations_since(&self, seq: i64) -> StoreResult<(i64, Vec<Revocation>)>;
+
+    /// A server-wide secret, created with `make` on first use and shared by every node.
+    async fn server_key(
+        &self,
+        name: &str,
+        make: &(dyn Fn() -> String + Sync),
+        now: UnixTime,
+    ) -> StoreResult<String>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Open the store a URL names: `sqlite://path` (or a bare path) or `postgres://…`.
+pub async fn open(url: &str) -> StoreResult<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::connect(url).await?))
+    } else {
+        let path = url.strip_prefix("sqlite://").unwrap_or(url);
+        let path = path.to_string();
+        let store = tokio::task::spawn_blocking(move || sqlite::SqliteStore::open(&path))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))??;
+        Ok(Arc::new(store))
+    }
+}

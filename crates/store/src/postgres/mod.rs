@@ -1,0 +1,92 @@
+//! PostgreSQL backend: a deadpool of tokio-postgres connections. Each write is one transaction;
+//! PostgreSQL groups concurrent commits itself (`commit_delay` and its WAL writer).
+
+mod queries;
+
+use crate::migrations::{Dialect, CREATE_TABLE, MIGRATIONS};
+use crate::{StoreError, StoreResult};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::NoTls;
+
+pub struct PostgresStore {
+    pool: Pool,
+    url: String,
+}
+
+pub(crate) fn backend<E: std::fmt::Display>(e: E) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+pub(crate) fn conflict_as(what: &'static str) -> impl Fn(tokio_postgres::Error) -> StoreError {
+    move |e| match e.code() {
+        Some(code) if *code == SqlState::UNIQUE_VIOLATION => StoreError::Conflict(what),
+        _ => backend(e),
+    }
+}
+
+/// An arbitrary constant naming the migration lock, so that nodes starting together take turns.
+const MIGRATION_LOCK: i64 = 0x6d61_696c_6772;
+
+impl PostgresStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let config: tokio_postgres::Config = url.parse().map_err(backend)?;
+        let manager = Manager::from_config(
+            config,
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(16)
+            .build()
+            .map_err(backend)?;
+        let store = Self {
+            pool,
+            url: url.to_string(),
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The URL, for components (such as a LISTEN connection) that need their own connection.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool.get().await.map_err(backend)
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+            .await
+            .map_err(backend)?;
+        tx.batch_execute(CREATE_TABLE).await.map_err(backend)?;
+        for m in MIGRATIONS {
+            let done = tx
+                .query_opt(
+                    "SELECT 1 FROM schema_migrations WHERE version = $1",
+                    &[&m.version],
+                )
+                .await
+                .map_err(backend)?;
+            if done.is_none() {
+                tx.batch_execute(&m.sql_for(Dialect::Postgres))
+                    .await
+                    .map_err(backend)?;
+                tx.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at)
+                     VALUES ($1, $2, EXTRACT(EPOCH FROM now())::BIGINT)",
+                    &[&m.version, &m.name],
+                )
+                .await
+                .map_err(backend)?;
+            }
+        }
+        tx.commit().await.map_err(backend)
+    }
+}

@@ -1,0 +1,599 @@
+//! The [`Store`] trait over PostgreSQL.
+
+use super::{backend, conflict_as, PostgresStore};
+use crate::rows::{app_fields, AppRow, TokenRow, APP_COLUMNS, TOKEN_COLUMNS};
+use crate::{Revocation, Store, StoreError, StoreResult, TokenFilter};
+use async_trait::async_trait;
+use deadpool_postgres::GenericClient;
+use mailgrant_core::model::{
+    AccessTokenRecord, Account, App, ClientSecret, Membership, PrivateApp, Role, User,
+};
+use mailgrant_core::{ScopeSet, TokenHash, UnixTime};
+use tokio_postgres::Row;
+
+fn token_row(r: &Row) -> TokenRow {
+    TokenRow {
+        hash: r.get(0),
+        kind: r.get(1),
+        account_id: r.get(2),
+        client_id: r.get(3),
+        private_app_id: r.get(4),
+        user_id: r.get(5),
+        grant_id: r.get(6),
+        family_id: r.get(7),
+        scopes: r.get(8),
+        created_at: r.get(9),
+        expires_at: r.get(10),
+        revoked_at: r.get(11),
+    }
+}
+
+fn app_row(r: &Row) -> AppRow {
+    AppRow {
+        client_id: r.get(0),
+        name: r.get(1),
+        description: r.get(2),
+        redirect_uris: r.get(3),
+        grant_types: r.get(4),
+        scopes: r.get(5),
+        public: r.get(6),
+        account_id: r.get(7),
+        created_at: r.get(8),
+    }
+}
+
+fn user_row(r: &Row) -> User {
+    User {
+        id: r.get(0),
+        email: r.get(1),
+        password_hash: r.get(2),
+        created_at: r.get(3),
+    }
+}
+
+fn private_app_row(r: &Row) -> PrivateApp {
+    PrivateApp {
+        id: r.get(0),
+        account_id: r.get(1),
+        name: r.get(2),
+        scopes: ScopeSet::from_stored(r.get(3)),
+        created_at: r.get(4),
+        revoked_at: r.get(5),
+    }
+}
+
+pub(crate) async fn insert_token(c: &impl GenericClient, t: &AccessTokenRecord) -> StoreResult<()> {
+    c.execute(
+        &format!(
+            "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        ),
+        &[
+            &t.hash.to_hex(),
+            &t.kind.as_str(),
+            &t.account_id,
+            &t.client_id,
+            &t.private_app_id,
+            &t.user_id,
+            &t.grant_id,
+            &t.family_id,
+            &t.scopes.to_string(),
+            &t.created_at,
+            &t.expires_at,
+            &t.revoked_at,
+        ],
+    )
+    .await
+    .map_err(conflict_as("token"))?;
+    Ok(())
+}
+
+pub(crate) async fn log_revocation(
+    c: &impl GenericClient,
+    what: &Revocation,
+    now: UnixTime,
+) -> StoreResult<()> {
+    let (target, key) = what.parts();
+    c.execute(
+        "INSERT INTO revocations (target, key, created_at) VALUES ($1, $2, $3)",
+        &[&target, &key, &now],
+    )
+    .await
+    .map_err(backend)?;
+    // Wake the caches of every node at once; the log above stays the source of truth.
+    c.execute("SELECT pg_notify('mailgrant_revocations', '')", &[])
+        .await
+        .map_err(backend)?;
+    Ok(())
+}
+
+fn require(changed: u64, what: &'static str) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound(what))
+    } else {
+        Ok(())
+    }
+}
+
+async fn insert_secret(c: &impl GenericClient, s: &ClientSecret) -> StoreResult<()> {
+    c.execute(
+        "INSERT INTO client_secrets (id, client_id, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        &[&s.id, &s.client_id, &s.hash.to_hex(), &s.created_at, &s.expires_at],
+    )
+    .await
+    .map_err(conflict_as("client secret"))?;
+    Ok(())
+}
+
+async fn revoke_private_app_tokens(
+    c: &impl GenericClient,
+    id: &str,
+    now: UnixTime,
+) -> StoreResult<()> {
+    c.execute(
+        "UPDATE access_tokens SET revoked_at = $2 WHERE private_app_id = $1 AND revoked_at IS NULL",
+        &[&id, &now],
+    )
+    .await
+    .map_err(backend)?;
+    log_revocation(c, &Revocation::PrivateApp(id.to_string()), now).await
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn create_user(&self, u: &User) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+                &[&u.id, &u.email, &u.password_hash, &u.created_at],
+            )
+            .await
+            .map_err(conflict_as("a user with this email"))?;
+        Ok(())
+    }
+
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id, email, password_hash, created_at FROM users WHERE email = $1",
+                &[&email],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(row.as_ref().map(user_row))
+    }
+
+    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id, email, password_hash, created_at FROM users WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(row.as_ref().map(user_row))
+    }
+
+    async fn create_account(&self, a: &Account, owner_id: &str) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute(
+            "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)",
+            &[&a.id, &a.name, &a.created_at],
+        )
+        .await
+        .map_err(conflict_as("account"))?;
+        tx.execute(
+            "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
+            &[&a.id, &owner_id, &a.created_at],
+        )
+        .await
+        .map_err(backend)?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id, name, created_at FROM accounts WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(row.map(|r| Account {
+            id: r.get(0),
+            name: r.get(1),
+            created_at: r.get(2),
+        }))
+    }
+
+    async fn add_member(
+        &self,
+        account_id: &str,
+        user_id: &str,
+        role: Role,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (account_id, user_id) DO UPDATE SET role = excluded.role",
+                &[&account_id, &user_id, &role.as_str(), &now],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    async fn memberships_of(&self, user_id: &str) -> StoreResult<Vec<Membership>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT m.account_id, a.name, m.user_id, m.role FROM memberships m
+                 JOIN accounts a ON a.id = m.account_id WHERE m.user_id = $1 ORDER BY a.name",
+                &[&user_id],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows
+            .iter()
+            .map(|r| Membership {
+                account_id: r.get(0),
+                account_name: r.get(1),
+                user_id: r.get(2),
+                role: Role::parse(r.get(3)).unwrap_or(Role::Member),
+            })
+            .collect())
+    }
+
+    async fn create_app(&self, app: &App, secret: Option<&ClientSecret>) -> StoreResult<()> {
+        let (redirect_uris, grant_types) = app_fields(app);
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute(
+            &format!(
+                "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ),
+            &[
+                &app.client_id,
+                &app.name,
+                &app.description,
+                &redirect_uris,
+                &grant_types,
+                &app.scopes.to_string(),
+                &(app.public as i32),
+                &app.account_id,
+                &app.created_at,
+            ],
+        )
+        .await
+        .map_err(conflict_as("app"))?;
+        if let Some(s) = secret {
+            insert_secret(&tx, s).await?;
+        }
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn app(&self, client_id: &str) -> StoreResult<Option<App>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!(
+                    "SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1 AND deleted_at IS NULL"
+                ),
+                &[&client_id],
+            )
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(|r| app_row(r).into_app()).transpose()
+    }
+
+    async fn list_apps(&self, account_id: Option<&str>) -> StoreResult<Vec<App>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {APP_COLUMNS} FROM apps WHERE deleted_at IS NULL
+                     AND ($1::TEXT IS NULL OR account_id = $1) ORDER BY created_at, client_id"
+                ),
+                &[&account_id],
+            )
+            .await
+            .map_err(backend)?;
+        rows.iter().map(|r| app_row(r).into_app()).collect()
+    }
+
+    async fn delete_app(&self, client_id: &str, now: UnixTime) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let n = tx
+            .execute(
+                "UPDATE apps SET deleted_at = $2 WHERE client_id = $1 AND deleted_at IS NULL",
+                &[&client_id, &now],
+            )
+            .await
+            .map_err(backend)?;
+        require(n, "app")?;
+        tx.execute(
+            "UPDATE access_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
+            &[&client_id, &now],
+        )
+        .await
+        .map_err(backend)?;
+        tx.execute(
+            "UPDATE client_secrets SET expires_at = $2 WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
+            &[&client_id, &now],
+        )
+        .await
+        .map_err(backend)?;
+        log_revocation(&tx, &Revocation::Client(client_id.to_string()), now).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn client_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, client_id, hash, created_at, expires_at FROM client_secrets WHERE client_id = $1",
+                &[&client_id],
+            )
+            .await
+            .map_err(backend)?;
+        rows.iter()
+            .map(|r| {
+                Ok(ClientSecret {
+                    id: r.get(0),
+                    client_id: r.get(1),
+                    hash: TokenHash::from_hex(r.get(2))
+                        .ok_or(StoreError::Backend("corrupt secret hash".into()))?,
+                    created_at: r.get(3),
+                    expires_at: r.get(4),
+                })
+            })
+            .collect()
+    }
+
+    async fn rotate_client_secret(&self, s: &ClientSecret, old_until: UnixTime) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let live = tx
+            .query_opt(
+                "SELECT 1 FROM apps WHERE client_id = $1 AND deleted_at IS NULL AND public = 0 FOR UPDATE",
+                &[&s.client_id],
+            )
+            .await
+            .map_err(backend)?;
+        if live.is_none() {
+            return Err(StoreError::NotFound("confidential app"));
+        }
+        tx.execute(
+            "UPDATE client_secrets SET expires_at = $2
+             WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
+            &[&s.client_id, &old_until],
+        )
+        .await
+        .map_err(backend)?;
+        insert_secret(&tx, s).await?;
+        log_revocation(&tx, &Revocation::Client(s.client_id.clone()), s.created_at).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn create_private_app(
+        &self,
+        app: &PrivateApp,
+        token: &AccessTokenRecord,
+    ) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        tx.execute(
+            "INSERT INTO private_apps (id, account_id, name, scopes, created_at, revoked_at)
+             VALUES ($1, $2, $3, $4, $5, NULL)",
+            &[
+                &app.id,
+                &app.account_id,
+                &app.name,
+                &app.scopes.to_string(),
+                &app.created_at,
+            ],
+        )
+        .await
+        .map_err(conflict_as("private app"))?;
+        insert_token(&tx, token).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn private_app(&self, id: &str) -> StoreResult<Option<PrivateApp>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT id, account_id, name, scopes, created_at, revoked_at FROM private_apps WHERE id = $1",
+                &[&id],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(row.as_ref().map(private_app_row))
+    }
+
+    async fn list_private_apps(&self, account_id: Option<&str>) -> StoreResult<Vec<PrivateApp>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT id, account_id, name, scopes, created_at, revoked_at FROM private_apps
+                 WHERE ($1::TEXT IS NULL OR account_id = $1) ORDER BY created_at, id",
+                &[&account_id],
+            )
+            .await
+            .map_err(backend)?;
+        Ok(rows.iter().map(private_app_row).collect())
+    }
+
+    async fn rotate_private_app(
+        &self,
+        id: &str,
+        token: &AccessTokenRecord,
+        now: UnixTime,
+    ) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let live = tx
+            .query_opt(
+                "SELECT 1 FROM private_apps WHERE id = $1 AND revoked_at IS NULL FOR UPDATE",
+                &[&id],
+            )
+            .await
+            .map_err(backend)?;
+        if live.is_none() {
+            return Err(StoreError::NotFound("live private app"));
+        }
+        revoke_private_app_tokens(&tx, id, now).await?;
+        insert_token(&tx, token).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn revoke_private_app(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let n = tx
+            .execute(
+                "UPDATE private_apps SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+                &[&id, &now],
+            )
+            .await
+            .map_err(backend)?;
+        require(n, "live private app")?;
+        revoke_private_app_tokens(&tx, id, now).await?;
+        tx.commit().await.map_err(backend)
+    }
+
+    async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()> {
+        insert_token(&self.client().await?, token).await
+    }
+
+    async fn access_token(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                &format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE hash = $1"),
+                &[&hash.to_hex()],
+            )
+            .await
+            .map_err(backend)?;
+        row.as_ref().map(|r| token_row(r).into_record()).transpose()
+    }
+
+    async fn revoke_access_token(&self, hash: &TokenHash, now: UnixTime) -> StoreResult<bool> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(backend)?;
+        let n = tx
+            .execute(
+                "UPDATE access_tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL",
+                &[&hash.to_hex(), &now],
+            )
+            .await
+            .map_err(backend)?;
+        if n > 0 {
+            log_revocation(&tx, &Revocation::Token(*hash), now).await?;
+        }
+        tx.commit().await.map_err(backend)?;
+        Ok(n > 0)
+    }
+
+    async fn list_access_tokens(
+        &self,
+        f: &TokenFilter,
+        now: UnixTime,
+    ) -> StoreResult<Vec<AccessTokenRecord>> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {TOKEN_COLUMNS} FROM access_tokens
+                     WHERE ($1::TEXT IS NULL OR account_id = $1) AND ($2::TEXT IS NULL OR client_id = $2)
+                       AND ($3::TEXT IS NULL OR private_app_id = $3)
+                       AND ($4 OR (revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $5)))
+                     ORDER BY created_at DESC LIMIT 1000"
+                ),
+                &[&f.account_id, &f.client_id, &f.private_app_id, &f.include_inactive, &now],
+            )
+            .await
+            .map_err(backend)?;
+        rows.iter().map(|r| token_row(r).into_record()).collect()
+    }
+
+    async fn purge_expired(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
+        self.client()
+            .await?
+            .execute(
+                "DELETE FROM access_tokens WHERE hash IN
+                 (SELECT hash FROM access_tokens WHERE expires_at < $1 LIMIT $2)",
+                &[&before, &(limit as i64)],
+            )
+            .await
+            .map_err(backend)
+    }
+
+    async fn revocations_since(&self, seq: i64) -> StoreResult<(i64, Vec<Revocation>)> {
+        let client = self.client().await?;
+        if seq < 0 {
+            let row = client
+                .query_one("SELECT COALESCE(MAX(seq), 0) FROM revocations", &[])
+                .await
+                .map_err(backend)?;
+            return Ok((row.get(0), Vec::new()));
+        }
+        let rows = client
+            .query(
+                "SELECT seq, target, key FROM revocations WHERE seq > $1 ORDER BY seq LIMIT 1000",
+                &[&seq],
+            )
+            .await
+            .map_err(backend)?;
+        let mut last = seq;
+        let mut out = Vec::new();
+        for r in rows {
+            last = r.get(0);
+            out.extend(Revocation::from_parts(r.get(1), r.get(2)));
+        }
+        Ok((last, out))
+    }
+
+    async fn server_key(
+        &self,
+        name: &str,
+        make: &(dyn Fn() -> String + Sync),
+        now: UnixTime,
+    ) -> StoreResult<String> {
+        let client = self.client().await?;
+        client
+            .execute(
+                "INSERT INTO server_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+                &[&name, &make(), &now],
+            )
+            .await
+            .map_err(backend)?;
+        let row = client
+            .query_one("SELECT value FROM server_keys WHERE name = $1", &[&name])
+            .await
+            .map_err(backend)?;
+        Ok(row.get(0))
+    }
+}

@@ -1,0 +1,216 @@
+//! SQLite in WAL mode with `synchronous=FULL`: every commit is durable.
+//!
+//! All writes go through one writer thread that takes whatever writes are waiting (up to
+//! [`MAX_BATCH`]) and commits them in one transaction: group commit. Each write runs inside its own
+//! savepoint, so one failing write does not undo the others, and no caller hears back before the
+//! shared commit is on disk. Reads use a small pool of connections on blocking threads.
+
+mod queries;
+
+use crate::migrations::{Dialect, CREATE_TABLE, MIGRATIONS};
+use crate::{StoreError, StoreResult};
+use rusqlite::{Connection, OpenFlags};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc, oneshot};
+
+const MAX_BATCH: usize = 256;
+const MAX_IDLE_READERS: usize = 8;
+
+type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
+type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
+
+pub struct SqliteStore {
+    writer: mpsc::Sender<Job>,
+    readers: Arc<ReaderPool>,
+}
+
+struct ReaderPool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReaderPool {
+    fn take(&self) -> StoreResult<Connection> {
+        if let Some(conn) = self.idle.lock().ok().and_then(|mut idle| idle.pop()) {
+            return Ok(conn);
+        }
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(backend)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+        Ok(conn)
+    }
+
+    fn give_back(&self, conn: Connection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < MAX_IDLE_READERS {
+                idle.push(conn);
+            }
+        }
+    }
+}
+
+pub(crate) fn backend(e: rusqlite::Error) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+/// Map a unique-constraint failure to a conflict about `what`.
+pub(crate) fn conflict_as(what: &'static str) -> impl Fn(rusqlite::Error) -> StoreError {
+    move |e| match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::ConstraintViolation) if e.to_string().contains("UNIQUE") => {
+            StoreError::Conflict(what)
+        }
+        Some(rusqlite::ErrorCode::ConstraintViolation) if e.to_string().contains("PRIMARY KEY") => {
+            StoreError::Conflict(what)
+        }
+        _ => backend(e),
+    }
+}
+
+fn configure(conn: &Connection) -> StoreResult<()> {
+    conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
+    )
+    .map_err(backend)
+}
+
+fn migrate(conn: &mut Connection) -> StoreResult<()> {
+    let tx = conn
+        .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+        .map_err(backend)?;
+    tx.execute_batch(CREATE_TABLE).map_err(backend)?;
+    for m in MIGRATIONS {
+        let done: i64 = tx
+            .query_row(
+                "SELECT COUNT(*) FROM schema_migrations WHERE version = ?1",
+                [m.version],
+                |r| r.get(0),
+            )
+            .map_err(backend)?;
+        if done == 0 {
+            tx.execute_batch(&m.sql_for(Dialect::Sqlite))
+                .map_err(backend)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?1, ?2, strftime('%s','now'))",
+                rusqlite::params![m.version, m.name],
+            )
+            .map_err(backend)?;
+        }
+    }
+    tx.commit().map_err(backend)
+}
+
+impl SqliteStore {
+    /// Open (creating if needed) the database at `path` and bring its schema up to date.
+    pub fn open(path: &str) -> StoreResult<Self> {
+        let path = PathBuf::from(path);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::Backend(e.to_string()))?;
+        }
+        let mut conn = Connection::open(&path).map_err(backend)?;
+        configure(&conn)?;
+        migrate(&mut conn)?;
+        let (tx, rx) = mpsc::channel(4096);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok(Self {
+            writer: tx,
+            readers: Arc::new(ReaderPool {
+                path,
+                idle: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.readers.path
+    }
+
+    /// Run `f` in the writer's next transaction; returns once that transaction is committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let job: Job = Box::new(move |conn| {
+            let result = in_savepoint(conn, f);
+            Box::new(move |commit: Result<(), String>| {
+                let _ = reply.send(commit.map_err(StoreError::Backend).and(result));
+            })
+        });
+        self.writer.send(job).await.map_err(|_| writer_gone())?;
+        answer.await.map_err(|_| writer_gone())?
+    }
+
+    pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        let pool = self.readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = pool.take()?;
+            let result = f(&conn);
+            pool.give_back(conn);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Backend(e.to_string()))?
+    }
+}
+
+fn writer_gone() -> StoreError {
+    StoreError::Backend("the write was not committed".into())
+}
+
+fn in_savepoint<T>(
+    conn: &Connection,
+    f: impl FnOnce(&Connection) -> StoreResult<T>,
+) -> StoreResult<T> {
+    conn.execute_batch("SAVEPOINT op").map_err(backend)?;
+    let result = f(conn);
+    let end = if result.is_ok() {
+        "RELEASE op"
+    } else {
+        "ROLLBACK TO op; RELEASE op"
+    };
+    conn.execute_batch(end).map_err(backend)?;
+    result
+}
+
+fn writer_loop(conn: Connection, mut jobs: mpsc::Receiver<Job>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = jobs.blocking_recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            tracing::error!(error = %e, "sqlite writer could not begin a transaction");
+            // Dropping the jobs tells every waiter that nothing was committed.
+            batch.clear();
+            continue;
+        }
+        let completions: Vec<Completion> = batch.drain(..).map(|job| job(&conn)).collect();
+        let outcome = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if outcome.is_err() {
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        for done in completions {
+            done(outcome.clone());
+        }
+    }
+}
