@@ -3,6 +3,7 @@
 
 pub mod client_auth;
 pub mod client_credentials;
+pub mod request;
 
 use crate::clock::UnixTime;
 use crate::scope::ScopeSet;

@@ -1,0 +1,99 @@
+//! `mailgrant serve`: open storage, make keys on first start, serve HTTP until a signal.
+
+use crate::cli::{Global, ServeArgs};
+use mailgrant_core::lifetimes::parse_duration;
+use mailgrant_core::{token, TokenKind};
+use mailgrant_server::{AppState, ServerConfig};
+use std::process::ExitCode;
+use std::time::Duration;
+
+pub async fn run(global: &Global, args: ServeArgs) -> ExitCode {
+    match start(global, args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
+    let ttl = parse_duration(&args.access_token_ttl)
+        .filter(|s| *s > 0)
+        .ok_or_else(|| format!("--access-token-ttl `{}` is not a duration such as 1h", args.access_token_ttl))?;
+    let url = global.database_url();
+    let store = mailgrant_store::open(&url)
+        .await
+        .map_err(|e| format!("could not open the database: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .map_err(|e| format!("could not listen on {}: {e}", args.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));
+    let mut config = ServerConfig::new(issuer);
+    config.lifetimes.access_token = ttl;
+    let state = AppState::new(store.clone(), config);
+
+    // Keys are made on first start and kept in the database, so every node and the CLI share them.
+    store
+        .server_key("session", &|| token::generate(TokenKind::ClientSecret).expose().to_string(), state.now())
+        .await
+        .map_err(|e| format!("could not create server keys: {e}"))?;
+
+    tokio::spawn(purge_expired(state.clone()));
+    let app = mailgrant_server::http::router(state.clone());
+    tracing::info!(address = %local, issuer = %state.config().issuer, backend = store.backend(), "mailgrant listening");
+    println!("mailgrant listening on http://{local}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server error: {e}"))?;
+    tracing::info!("mailgrant stopped");
+    Ok(())
+}
+
+/// Delete expired tokens a batch at a time, so a large purge never holds the writer for long.
+async fn purge_expired(state: AppState) {
+    const GRACE: i64 = 3600;
+    loop {
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        loop {
+            match state.store().purge_expired(state.now() - GRACE, 1000).await {
+                Ok(n) if n == 1000 => tokio::task::yield_now().await,
+                Ok(n) => {
+                    if n > 0 {
+                        tracing::info!(purged = n, "expired tokens deleted");
+                    }
+                    break;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "purging expired tokens failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,28 @@
+//! Settings the server runs with.
+
+use mailgrant_core::lifetimes::Lifetimes;
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Public base URL, without a trailing slash (RFC 8414 `issuer`).
+    pub issuer: String,
+    pub lifetimes: Lifetimes,
+}
+
+impl ServerConfig {
+    pub fn new(issuer: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into().trim_end_matches('/').to_string(),
+            lifetimes: Lifetimes::default(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.issuer, path)
+    }
+
+    /// Cookies get `Secure` when the issuer is https.
+    pub fn is_https(&self) -> bool {
+        self.issuer.starts_with("https://")
+    }
+}

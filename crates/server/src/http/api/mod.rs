@@ -1,0 +1,10 @@
+//! The email-marketing resource API under `/v1/`.
+
+pub mod account;
+
+use axum::http::StatusCode;
+use axum::response::Response;
+
+pub async fn not_found() -> Response {
+    super::json_error(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+}

@@ -1,0 +1,13 @@
+use crate::http::extract::OAuthForm;
+use crate::service;
+use crate::state::AppState;
+use crate::ServiceError;
+use axum::extract::State;
+use axum::http::StatusCode;
+
+pub async fn revoke(State(state): State<AppState>, form: OAuthForm) -> Result<StatusCode, ServiceError> {
+    let token = form.params()?.require("token")?.to_string();
+    let client = form.client()?;
+    service::revocation::revoke(&state, &client, &token).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,15 @@
+use super::no_store_json;
+use crate::http::extract::OAuthForm;
+use crate::service;
+use crate::state::AppState;
+use crate::ServiceError;
+use axum::extract::State;
+use axum::response::Response;
+use mailgrant_core::grants::request::TokenRequest;
+
+pub async fn token(State(state): State<AppState>, form: OAuthForm) -> Result<Response, ServiceError> {
+    let request = TokenRequest::parse(&form.params()?)?;
+    let client = form.client()?;
+    let answer = service::token::exchange(&state, &client, request).await?;
+    Ok(no_store_json(answer))
+}
