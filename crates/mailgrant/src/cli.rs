@@ -4,7 +4,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
-#[command(name = "mailgrant", version, about = "OAuth 2.0 token server and token keeper for email marketing")]
+#[command(
+    name = "mailgrant",
+    version,
+    about = "OAuth 2.0 token server and token keeper for email marketing"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -15,7 +19,12 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct Global {
     /// Folder for the embedded database and keys.
-    #[arg(long, global = true, env = "MAILGRANT_DATA_DIR", default_value = "./mailgrant-data")]
+    #[arg(
+        long,
+        global = true,
+        env = "MAILGRANT_DATA_DIR",
+        default_value = "./mailgrant-data"
+    )]
     pub data_dir: PathBuf,
     /// `sqlite://PATH` or `postgres://…`; defaults to SQLite in the data folder.
     #[arg(long, global = true, env = "MAILGRANT_DATABASE_URL")]
@@ -211,7 +220,11 @@ pub enum TokenCommand {
 /// switches to JSON lines.
 pub fn init_logging(cli: &Cli) {
     use tracing_subscriber::EnvFilter;
-    let default = if matches!(cli.command, Command::Serve(_)) { "info" } else { "warn" };
+    let default = if matches!(cli.command, Command::Serve(_)) {
+        "info"
+    } else {
+        "warn"
+    };
     let filter = std::env::var("MAILGRANT_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_string());

@@ -1,6 +1,9 @@
 //! Each subcommand: call the service, print the result.
 
-use crate::cli::{AccountCommand, AppCommand, Cli, Command, MemberCommand, PrivateAppCommand, SecretCommand, TokenCommand, UserCommand};
+use crate::cli::{
+    AccountCommand, AppCommand, Cli, Command, MemberCommand, PrivateAppCommand, SecretCommand,
+    TokenCommand, UserCommand,
+};
 use crate::output;
 use mailgrant_core::model::{App, PrivateApp};
 use mailgrant_server::service::admin::{self, NewApp};
@@ -32,7 +35,9 @@ async fn manage(global: &crate::cli::Global, command: Command) -> ServiceResult<
     // Management needs no issuer; the state is the same one the server uses.
     let state = AppState::new(store, ServerConfig::new("http://localhost"));
     match command {
-        Command::Serve(_) => Err(ServiceError::Invalid("serve is not a management command".into())),
+        Command::Serve(_) => Err(ServiceError::Invalid(
+            "serve is not a management command".into(),
+        )),
         Command::User(UserCommand::Add { email, .. }) => {
             let password = read_stdin_line("password")?;
             let user = admin::add_user(&state, &email, &password).await?;
@@ -42,18 +47,33 @@ async fn manage(global: &crate::cli::Global, command: Command) -> ServiceResult<
             let account = admin::add_account(&state, &name, &owner).await?;
             Ok(json!({ "id": account.id, "name": account.name }))
         }
-        Command::Account(AccountCommand::Member(MemberCommand::Add { account, email, role })) => {
+        Command::Account(AccountCommand::Member(MemberCommand::Add {
+            account,
+            email,
+            role,
+        })) => {
             let (account, user, role) = admin::add_member(&state, &account, &email, &role).await?;
-            Ok(json!({ "account_id": account.id, "user_id": user.id, "email": user.email, "role": role }))
+            Ok(
+                json!({ "account_id": account.id, "user_id": user.id, "email": user.email, "role": role }),
+            )
         }
         Command::App(cmd) => app_command(&state, cmd).await,
         Command::PrivateApp(cmd) => private_app_command(&state, cmd).await,
         Command::Token(TokenCommand::Revoke { token }) => {
-            let token = if token == "-" { read_stdin_line("token")? } else { token };
+            let token = if token == "-" {
+                read_stdin_line("token")?
+            } else {
+                token
+            };
             let kind = admin::revoke_token(&state, &token).await?;
             Ok(json!({ "revoked": true, "kind": kind.as_str() }))
         }
-        Command::Token(TokenCommand::List { account, client_id, private_app, all }) => {
+        Command::Token(TokenCommand::List {
+            account,
+            client_id,
+            private_app,
+            all,
+        }) => {
             let filter = TokenFilter {
                 account_id: account,
                 client_id,
@@ -96,7 +116,15 @@ fn with_field(mut value: Value, key: &str, field: Value) -> Value {
 
 async fn app_command(state: &AppState, cmd: AppCommand) -> ServiceResult<Value> {
     match cmd {
-        AppCommand::Create { name, description, redirect_uris, grant_types, scopes, public, account } => {
+        AppCommand::Create {
+            name,
+            description,
+            redirect_uris,
+            grant_types,
+            scopes,
+            public,
+            account,
+        } => {
             let new = NewApp {
                 name,
                 description,
@@ -122,9 +150,15 @@ async fn app_command(state: &AppState, cmd: AppCommand) -> ServiceResult<Value> 
             admin::delete_app(state, &client_id).await?;
             Ok(json!({ "client_id": client_id, "deleted": true }))
         }
-        AppCommand::Secret(SecretCommand::Rotate { client_id, keep_old_for }) => {
-            let (secret, old_until) = admin::rotate_secret(state, &client_id, &keep_old_for).await?;
-            Ok(json!({ "client_id": client_id, "client_secret": secret.expose(), "old_secrets_expire_at": old_until }))
+        AppCommand::Secret(SecretCommand::Rotate {
+            client_id,
+            keep_old_for,
+        }) => {
+            let (secret, old_until) =
+                admin::rotate_secret(state, &client_id, &keep_old_for).await?;
+            Ok(
+                json!({ "client_id": client_id, "client_secret": secret.expose(), "old_secrets_expire_at": old_until }),
+            )
         }
     }
 }
@@ -135,13 +169,25 @@ fn private_app_json(app: &PrivateApp) -> Value {
 
 async fn private_app_command(state: &AppState, cmd: PrivateAppCommand) -> ServiceResult<Value> {
     match cmd {
-        PrivateAppCommand::Create { account, name, scopes } => {
+        PrivateAppCommand::Create {
+            account,
+            name,
+            scopes,
+        } => {
             let (app, token) = admin::create_private_app(state, &account, &name, &scopes).await?;
-            Ok(with_field(private_app_json(&app), "token", json!(token.expose())))
+            Ok(with_field(
+                private_app_json(&app),
+                "token",
+                json!(token.expose()),
+            ))
         }
         PrivateAppCommand::Rotate { id } => {
             let (app, token) = admin::rotate_private_app(state, &id).await?;
-            Ok(with_field(private_app_json(&app), "token", json!(token.expose())))
+            Ok(with_field(
+                private_app_json(&app),
+                "token",
+                json!(token.expose()),
+            ))
         }
         PrivateAppCommand::Revoke { id } => {
             let app = admin::revoke_private_app(state, &id).await?;
@@ -156,12 +202,16 @@ async fn private_app_command(state: &AppState, cmd: PrivateAppCommand) -> Servic
 
 fn read_stdin_line(what: &str) -> ServiceResult<String> {
     let mut text = String::new();
-    std::io::stdin()
-        .read_to_string(&mut text)
-        .map_err(|e| ServiceError::Invalid(format!("could not read the {what} from standard input: {e}")))?;
+    std::io::stdin().read_to_string(&mut text).map_err(|e| {
+        ServiceError::Invalid(format!(
+            "could not read the {what} from standard input: {e}"
+        ))
+    })?;
     let line = text.lines().next().unwrap_or("").to_string();
     if line.is_empty() {
-        return Err(ServiceError::Invalid(format!("no {what} on standard input")));
+        return Err(ServiceError::Invalid(format!(
+            "no {what} on standard input"
+        )));
     }
     Ok(line)
 }

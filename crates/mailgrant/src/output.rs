@@ -51,7 +51,9 @@ fn one_line(v: &Value) -> String {
 /// 2 bad input, 3 not found, 4 conflict, 1 anything else.
 pub fn fail(json: bool, error: &ServiceError) -> ExitCode {
     let (code, kind) = match error {
-        ServiceError::Invalid(_) | ServiceError::OAuth(_) | ServiceError::Bearer(_) => (2, "invalid"),
+        ServiceError::Invalid(_) | ServiceError::OAuth(_) | ServiceError::Bearer(_) => {
+            (2, "invalid")
+        }
         ServiceError::NotFound(_) => (3, "not_found"),
         ServiceError::Conflict(_) => (4, "conflict"),
         ServiceError::Forbidden(_) => (1, "forbidden"),
@@ -62,7 +64,10 @@ pub fn fail(json: bool, error: &ServiceError) -> ExitCode {
         other => other.to_string(),
     };
     if json {
-        println!("{}", serde_json::json!({ "error": { "kind": kind, "message": message } }));
+        println!(
+            "{}",
+            serde_json::json!({ "error": { "kind": kind, "message": message } })
+        );
     }
     eprintln!("error: {message}");
     ExitCode::from(code)

@@ -21,7 +21,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> ExitCode {
 async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
     let ttl = parse_duration(&args.access_token_ttl)
         .filter(|s| *s > 0)
-        .ok_or_else(|| format!("--access-token-ttl `{}` is not a duration such as 1h", args.access_token_ttl))?;
+        .ok_or_else(|| {
+            format!(
+                "--access-token-ttl `{}` is not a duration such as 1h",
+                args.access_token_ttl
+            )
+        })?;
     let url = global.database_url();
     let store = mailgrant_store::open(&url)
         .await
@@ -37,7 +42,15 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
 
     // Keys are made on first start and kept in the database, so every node and the CLI share them.
     store
-        .server_key("session", &|| token::generate(TokenKind::ClientSecret).expose().to_string(), state.now())
+        .server_key(
+            "session",
+            &|| {
+                token::generate(TokenKind::ClientSecret)
+                    .expose()
+                    .to_string()
+            },
+            state.now(),
+        )
         .await
         .map_err(|e| format!("could not create server keys: {e}"))?;
 
@@ -60,7 +73,7 @@ async fn purge_expired(state: AppState) {
         tokio::time::sleep(Duration::from_secs(60)).await;
         loop {
             match state.store().purge_expired(state.now() - GRACE, 1000).await {
-                Ok(n) if n == 1000 => tokio::task::yield_now().await,
+                Ok(1000) => tokio::task::yield_now().await,
                 Ok(n) => {
                     if n > 0 {
                         tracing::info!(purged = n, "expired tokens deleted");

@@ -20,7 +20,11 @@ impl AppState {
     }
 
     pub fn with_clock(store: DynStore, config: ServerConfig, clock: Arc<dyn Clock>) -> Self {
-        Self(Arc::new(Inner { store, clock, config }))
+        Self(Arc::new(Inner {
+            store,
+            clock,
+            config,
+        }))
     }
 
     pub fn store(&self) -> &DynStore {

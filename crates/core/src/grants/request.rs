@@ -71,7 +71,10 @@ impl TokenRequest {
             }),
             other => Err(OAuthError::new(
                 crate::OAuthErrorCode::UnsupportedGrantType,
-                format!("grant_type `{}` is not supported", crate::scope::printable(other)),
+                format!(
+                    "grant_type `{}` is not supported",
+                    crate::scope::printable(other)
+                ),
             )),
         }
     }
@@ -83,7 +86,9 @@ mod tests {
     use crate::OAuthErrorCode;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     fn parse(list: &[(&str, &str)]) -> Result<TokenRequest, OAuthErrorCode> {
@@ -96,7 +101,10 @@ mod tests {
     #[test]
     fn parses_each_grant() {
         assert!(matches!(
-            parse(&[("grant_type", "client_credentials"), ("scope", "account.read")]),
+            parse(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "account.read")
+            ]),
             Ok(TokenRequest::ClientCredentials { scope: Some(_) })
         ));
         assert!(matches!(
@@ -112,15 +120,25 @@ mod tests {
     #[test]
     fn refuses_bad_requests_precisely() {
         assert_eq!(parse(&[]).err(), Some(OAuthErrorCode::InvalidRequest));
-        assert_eq!(parse(&[("grant_type", "password")]).err(), Some(OAuthErrorCode::UnsupportedGrantType));
         assert_eq!(
-            parse(&[("grant_type", "client_credentials"), ("grant_type", "client_credentials")]).err(),
+            parse(&[("grant_type", "password")]).err(),
+            Some(OAuthErrorCode::UnsupportedGrantType)
+        );
+        assert_eq!(
+            parse(&[
+                ("grant_type", "client_credentials"),
+                ("grant_type", "client_credentials")
+            ])
+            .err(),
             Some(OAuthErrorCode::InvalidRequest)
         );
         assert_eq!(
             parse(&[("grant_type", "client_credentials"), ("scope", "nope.read")]).err(),
             Some(OAuthErrorCode::InvalidScope)
         );
-        assert_eq!(parse(&[("grant_type", "authorization_code")]).err(), Some(OAuthErrorCode::InvalidRequest));
+        assert_eq!(
+            parse(&[("grant_type", "authorization_code")]).err(),
+            Some(OAuthErrorCode::InvalidRequest)
+        );
     }
 }

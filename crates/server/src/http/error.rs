@@ -38,10 +38,14 @@ impl IntoResponse for ServiceError {
         match &self {
             ServiceError::OAuth(e) => oauth_error(e),
             ServiceError::Bearer(e) => {
-                let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
-                let mut response = json_error(status, e.code().unwrap_or("invalid_token"), e.description());
+                let status =
+                    StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::UNAUTHORIZED);
+                let mut response =
+                    json_error(status, e.code().unwrap_or("invalid_token"), e.description());
                 if let Ok(value) = HeaderValue::from_str(&e.challenge(REALM)) {
-                    response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
                 }
                 response
             }

@@ -27,7 +27,10 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
         if !form_type {
-            return Err(OAuthError::invalid_request("the body must be application/x-www-form-urlencoded").into());
+            return Err(OAuthError::invalid_request(
+                "the body must be application/x-www-form-urlencoded",
+            )
+            .into());
         }
         let authorization = req
             .headers()
@@ -39,7 +42,10 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
             .map_err(|_| OAuthError::invalid_request("the body could not be read"))?;
         let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
             .map_err(|_| OAuthError::invalid_request("the body is not valid form encoding"))?;
-        Ok(Self { pairs, authorization })
+        Ok(Self {
+            pairs,
+            authorization,
+        })
     }
 }
 
@@ -52,10 +58,10 @@ impl OAuthForm {
     /// both (RFC 6749 §2.3.1). A bare `client_id` identifies a public client.
     pub fn client(&self) -> Result<ClientCredentials, ServiceError> {
         let params = self.params()?;
-        let basic = self
-            .authorization
-            .as_deref()
-            .and_then(|v| v.strip_prefix("Basic ").or_else(|| v.strip_prefix("basic ")));
+        let basic = self.authorization.as_deref().and_then(|v| {
+            v.strip_prefix("Basic ")
+                .or_else(|| v.strip_prefix("basic "))
+        });
         match (basic, params.get("client_secret")) {
             (Some(_), Some(_)) => Err(OAuthError::invalid_request(
                 "use one client authentication method, not Basic and client_secret together",
@@ -64,7 +70,10 @@ impl OAuthForm {
             (Some(encoded), None) => {
                 let (id, secret) = decode_basic(encoded)?;
                 if params.get("client_id").is_some_and(|body_id| body_id != id) {
-                    return Err(OAuthError::invalid_request("client_id differs from the Basic credentials").into());
+                    return Err(OAuthError::invalid_request(
+                        "client_id differs from the Basic credentials",
+                    )
+                    .into());
                 }
                 Ok(ClientCredentials::Secret {
                     client_id: id,
@@ -76,7 +85,9 @@ impl OAuthForm {
                 secret: Secret::new(secret),
             }),
             (None, None) => match params.get("client_id") {
-                Some(id) => Ok(ClientCredentials::PublicId { client_id: id.to_string() }),
+                Some(id) => Ok(ClientCredentials::PublicId {
+                    client_id: id.to_string(),
+                }),
                 None => Err(OAuthError::invalid_client("client authentication is required").into()),
             },
         }
@@ -104,7 +115,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = ServiceError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        bearer_from(&parts.headers).map(Bearer).map_err(ServiceError::Bearer)
+        bearer_from(&parts.headers)
+            .map(Bearer)
+            .map_err(ServiceError::Bearer)
     }
 }
 
@@ -114,7 +127,9 @@ fn bearer_from(headers: &HeaderMap) -> Result<String, BearerError> {
         return Err(BearerError::Missing);
     };
     if values.next().is_some() {
-        return Err(BearerError::InvalidRequest("more than one Authorization header".into()));
+        return Err(BearerError::InvalidRequest(
+            "more than one Authorization header".into(),
+        ));
     }
     let value = value
         .to_str()
@@ -125,7 +140,9 @@ fn bearer_from(headers: &HeaderMap) -> Result<String, BearerError> {
     }
     let token = token.trim();
     if token.is_empty() {
-        return Err(BearerError::InvalidRequest("the bearer token is empty".into()));
+        return Err(BearerError::InvalidRequest(
+            "the bearer token is empty".into(),
+        ));
     }
     Ok(token.to_string())
 }

@@ -25,9 +25,9 @@ fn check_email(email: &str) -> ServiceResult<String> {
     let email = email.trim().to_lowercase();
     let valid = email.len() <= 254
         && !email.contains(char::is_whitespace)
-        && email
-            .split_once('@')
-            .is_some_and(|(local, domain)| !local.is_empty() && domain.contains('.') && !domain.starts_with('.'));
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.starts_with('.')
+        });
     if valid {
         Ok(email)
     } else {
@@ -73,7 +73,11 @@ pub async fn account(state: &AppState, id: &str) -> ServiceResult<Account> {
         .ok_or_else(|| ServiceError::NotFound(format!("no account with id {id}")))
 }
 
-pub async fn add_account(state: &AppState, name: &str, owner_email: &str) -> ServiceResult<Account> {
+pub async fn add_account(
+    state: &AppState,
+    name: &str,
+    owner_email: &str,
+) -> ServiceResult<Account> {
     let name = check_name(name, "account name")?;
     let owner = user_by_email(state, owner_email).await?;
     let account = Account {
@@ -85,14 +89,22 @@ pub async fn add_account(state: &AppState, name: &str, owner_email: &str) -> Ser
     Ok(account)
 }
 
-pub async fn add_member(state: &AppState, account_id: &str, email: &str, role: &str) -> ServiceResult<(Account, User, Role)> {
+pub async fn add_member(
+    state: &AppState,
+    account_id: &str,
+    email: &str,
+    role: &str,
+) -> ServiceResult<(Account, User, Role)> {
     let role = match Role::parse(role) {
         Some(Role::Owner) | None => return Err(invalid("role must be admin or member")),
         Some(r) => r,
     };
     let account = account(state, account_id).await?;
     let user = user_by_email(state, email).await?;
-    state.store().add_member(&account.id, &user.id, role, state.now()).await?;
+    state
+        .store()
+        .add_member(&account.id, &user.id, role, state.now())
+        .await?;
     Ok((account, user, role))
 }
 
@@ -133,14 +145,20 @@ pub async fn validate_app(state: &AppState, new: &NewApp) -> ServiceResult<App> 
         .iter()
         .any(|g| matches!(g, GrantType::AuthorizationCode | GrantType::Implicit));
     if needs_redirect && new.redirect_uris.is_empty() {
-        return Err(invalid("authorization_code and implicit need at least one --redirect-uri"));
+        return Err(invalid(
+            "authorization_code and implicit need at least one --redirect-uri",
+        ));
     }
     if grant_types.contains(&GrantType::ClientCredentials) {
         if new.public {
-            return Err(invalid("a public app cannot use client_credentials: it has no secret"));
+            return Err(invalid(
+                "a public app cannot use client_credentials: it has no secret",
+            ));
         }
         if new.account_id.is_none() {
-            return Err(invalid("client_credentials needs --account: the account its tokens act on"));
+            return Err(invalid(
+                "client_credentials needs --account: the account its tokens act on",
+            ));
         }
     }
     if let Some(id) = &new.account_id {
@@ -175,7 +193,10 @@ fn new_client_secret(client_id: &str, now: i64) -> (Secret, ClientSecret) {
 pub async fn create_app(state: &AppState, new: &NewApp) -> ServiceResult<(App, Option<Secret>)> {
     let app = validate_app(state, new).await?;
     let secret = (!app.public).then(|| new_client_secret(&app.client_id, app.created_at));
-    state.store().create_app(&app, secret.as_ref().map(|(_, r)| r)).await?;
+    state
+        .store()
+        .create_app(&app, secret.as_ref().map(|(_, r)| r))
+        .await?;
     tracing::info!(client_id = %app.client_id, public = app.public, "app registered");
     Ok((app, secret.map(|(v, _)| v)))
 }
@@ -200,16 +221,26 @@ pub async fn delete_app(state: &AppState, client_id: &str) -> ServiceResult<()> 
 }
 
 /// A new secret; the old ones keep working for `keep_old_for` (e.g. `24h`; `0` stops them now).
-pub async fn rotate_secret(state: &AppState, client_id: &str, keep_old_for: &str) -> ServiceResult<(Secret, i64)> {
-    let keep = parse_duration(keep_old_for)
-        .ok_or_else(|| invalid(format!("`{keep_old_for}` is not a duration such as 90s, 30m, 24h or 7d")))?;
+pub async fn rotate_secret(
+    state: &AppState,
+    client_id: &str,
+    keep_old_for: &str,
+) -> ServiceResult<(Secret, i64)> {
+    let keep = parse_duration(keep_old_for).ok_or_else(|| {
+        invalid(format!(
+            "`{keep_old_for}` is not a duration such as 90s, 30m, 24h or 7d"
+        ))
+    })?;
     let app = app(state, client_id).await?;
     if app.public {
         return Err(invalid("public apps have no secret to rotate"));
     }
     let now = state.now();
     let (value, record) = new_client_secret(client_id, now);
-    state.store().rotate_client_secret(&record, now + keep).await?;
+    state
+        .store()
+        .rotate_client_secret(&record, now + keep)
+        .await?;
     tracing::info!(client_id, keep_old_for = keep, "client secret rotated");
     Ok((value, now + keep))
 }
@@ -261,7 +292,9 @@ async fn live_private_app(state: &AppState, id: &str) -> ServiceResult<PrivateAp
     match state.store().private_app(id).await? {
         Some(app) if app.revoked_at.is_none() => Ok(app),
         Some(_) => Err(invalid(format!("private app {id} is revoked"))),
-        None => Err(ServiceError::NotFound(format!("no private app with id {id}"))),
+        None => Err(ServiceError::NotFound(format!(
+            "no private app with id {id}"
+        ))),
     }
 }
 
@@ -281,16 +314,25 @@ pub async fn revoke_private_app(state: &AppState, id: &str) -> ServiceResult<Pri
     Ok(app)
 }
 
-pub async fn list_private_apps(state: &AppState, account_id: Option<&str>) -> ServiceResult<Vec<PrivateApp>> {
+pub async fn list_private_apps(
+    state: &AppState,
+    account_id: Option<&str>,
+) -> ServiceResult<Vec<PrivateApp>> {
     Ok(state.store().list_private_apps(account_id).await?)
 }
 
 /// Revoke any token by its value. Says what kind it was; refuses what is not a token.
 pub async fn revoke_token(state: &AppState, presented: &str) -> ServiceResult<TokenKind> {
-    let kind = token::parse(presented).map_err(|e| invalid(format!("not a mailgrant token: {e}")))?;
+    let kind =
+        token::parse(presented).map_err(|e| invalid(format!("not a mailgrant token: {e}")))?;
     let hash = TokenHash::of(presented);
     let revoked = match kind {
-        TokenKind::Access | TokenKind::PrivateApp => state.store().revoke_access_token(&hash, state.now()).await?,
+        TokenKind::Access | TokenKind::PrivateApp => {
+            state
+                .store()
+                .revoke_access_token(&hash, state.now())
+                .await?
+        }
         other => {
             return Err(invalid(format!(
                 "{} tokens are revoked another way (rotate the secret, revoke the grant)",
@@ -302,10 +344,18 @@ pub async fn revoke_token(state: &AppState, presented: &str) -> ServiceResult<To
         tracing::info!(kind = kind.as_str(), "token revoked from the CLI");
         Ok(kind)
     } else {
-        Err(ServiceError::NotFound("no live token with that value".into()))
+        Err(ServiceError::NotFound(
+            "no live token with that value".into(),
+        ))
     }
 }
 
-pub async fn list_tokens(state: &AppState, filter: &TokenFilter) -> ServiceResult<Vec<AccessTokenRecord>> {
-    Ok(state.store().list_access_tokens(filter, state.now()).await?)
+pub async fn list_tokens(
+    state: &AppState,
+    filter: &TokenFilter,
+) -> ServiceResult<Vec<AccessTokenRecord>> {
+    Ok(state
+        .store()
+        .list_access_tokens(filter, state.now())
+        .await?)
 }

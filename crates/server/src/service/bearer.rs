@@ -6,9 +6,16 @@ use mailgrant_core::model::AccessTokenRecord;
 use mailgrant_core::{access, TokenHash};
 
 /// Check a presented bearer token for `scope`; the token's record when it may proceed.
-pub async fn authorize(state: &AppState, presented: &str, scope: &str) -> ServiceResult<AccessTokenRecord> {
+pub async fn authorize(
+    state: &AppState,
+    presented: &str,
+    scope: &str,
+) -> ServiceResult<AccessTokenRecord> {
     access::check_bearer_format(presented)?;
-    let record = state.store().access_token(&TokenHash::of(presented)).await?;
+    let record = state
+        .store()
+        .access_token(&TokenHash::of(presented))
+        .await?;
     access::authorize(record.as_ref(), scope, state.now())?;
     record.ok_or_else(|| mailgrant_core::BearerError::InvalidToken("unknown token".into()).into())
 }

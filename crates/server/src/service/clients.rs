@@ -11,9 +11,13 @@ pub async fn authenticate(state: &AppState, presented: &ClientCredentials) -> Se
     let store = state.store();
     let app = store.app(presented.client_id()).await?;
     let secrets = match (&app, presented) {
-        (Some(a), ClientCredentials::Secret { .. }) if !a.public => store.client_secrets(&a.client_id).await?,
+        (Some(a), ClientCredentials::Secret { .. }) if !a.public => {
+            store.client_secrets(&a.client_id).await?
+        }
         _ => Vec::new(),
     };
     client_auth::authenticate(app.as_ref(), &secrets, presented, state.now())?;
-    app.ok_or_else(|| mailgrant_core::OAuthError::invalid_client("client authentication failed").into())
+    app.ok_or_else(|| {
+        mailgrant_core::OAuthError::invalid_client("client authentication failed").into()
+    })
 }

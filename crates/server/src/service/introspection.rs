@@ -30,7 +30,11 @@ pub struct Introspection {
 }
 
 #[tracing::instrument(skip_all)]
-pub async fn introspect(state: &AppState, client: &ClientCredentials, presented: &str) -> ServiceResult<Introspection> {
+pub async fn introspect(
+    state: &AppState,
+    client: &ClientCredentials,
+    presented: &str,
+) -> ServiceResult<Introspection> {
     let caller = clients::authenticate(state, client).await?;
     if caller.public {
         return Err(OAuthError::invalid_client("public clients may not introspect tokens").into());
@@ -43,7 +47,11 @@ pub async fn introspect(state: &AppState, client: &ClientCredentials, presented:
         return inactive;
     }
     let now = state.now();
-    let Some(record) = state.store().access_token(&TokenHash::of(presented)).await? else {
+    let Some(record) = state
+        .store()
+        .access_token(&TokenHash::of(presented))
+        .await?
+    else {
         return inactive;
     };
     if !record.is_active(now) {
@@ -56,7 +64,12 @@ pub async fn introspect(state: &AppState, client: &ClientCredentials, presented:
         token_type: Some("Bearer"),
         exp: record.expires_at,
         iat: Some(record.created_at),
-        sub: Some(record.user_id.clone().unwrap_or_else(|| record.account_id.clone())),
+        sub: Some(
+            record
+                .user_id
+                .clone()
+                .unwrap_or_else(|| record.account_id.clone()),
+        ),
         iss: Some(state.config().issuer.clone()),
         account_id: Some(record.account_id),
     })

@@ -9,7 +9,11 @@ use mailgrant_core::{token, TokenHash, TokenKind};
 /// Revoke `presented` if it was issued to the calling client. Unknown or foreign tokens are
 /// answered the same way as revoked ones (RFC 7009 §2.2), so the endpoint reveals nothing.
 #[tracing::instrument(skip_all)]
-pub async fn revoke(state: &AppState, client: &ClientCredentials, presented: &str) -> ServiceResult<()> {
+pub async fn revoke(
+    state: &AppState,
+    client: &ClientCredentials,
+    presented: &str,
+) -> ServiceResult<()> {
     let caller = clients::authenticate(state, client).await?;
     if token::parse(presented) != Ok(TokenKind::Access) {
         return Ok(());

@@ -30,19 +30,30 @@ pub async fn exchange(
     let app = clients::authenticate(state, client).await?;
     match request {
         TokenRequest::ClientCredentials { scope } => {
-            let decision = client_credentials::decide(&app, scope.as_ref(), &state.config().lifetimes, state.now())?;
+            let decision = client_credentials::decide(
+                &app,
+                scope.as_ref(),
+                &state.config().lifetimes,
+                state.now(),
+            )?;
             issue_access_token(state, &app, decision).await
         }
-        TokenRequest::AuthorizationCode { .. } | TokenRequest::RefreshToken { .. } => Err(OAuthError::new(
-            OAuthErrorCode::UnsupportedGrantType,
-            "this grant type is not available yet",
-        )
-        .into()),
+        TokenRequest::AuthorizationCode { .. } | TokenRequest::RefreshToken { .. } => {
+            Err(OAuthError::new(
+                OAuthErrorCode::UnsupportedGrantType,
+                "this grant type is not available yet",
+            )
+            .into())
+        }
     }
 }
 
 /// Mint an access token for a decision and commit it before anyone sees it.
-pub async fn issue_access_token(state: &AppState, app: &App, decision: IssueDecision) -> ServiceResult<TokenResponse> {
+pub async fn issue_access_token(
+    state: &AppState,
+    app: &App,
+    decision: IssueDecision,
+) -> ServiceResult<TokenResponse> {
     let now = state.now();
     let value = token::generate(TokenKind::Access);
     let record = AccessTokenRecord {

@@ -5,7 +5,10 @@ use crate::ServiceError;
 use axum::extract::State;
 use axum::http::StatusCode;
 
-pub async fn revoke(State(state): State<AppState>, form: OAuthForm) -> Result<StatusCode, ServiceError> {
+pub async fn revoke(
+    State(state): State<AppState>,
+    form: OAuthForm,
+) -> Result<StatusCode, ServiceError> {
     let token = form.params()?.require("token")?.to_string();
     let client = form.client()?;
     service::revocation::revoke(&state, &client, &token).await?;

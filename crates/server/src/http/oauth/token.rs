@@ -7,7 +7,10 @@ use axum::extract::State;
 use axum::response::Response;
 use mailgrant_core::grants::request::TokenRequest;
 
-pub async fn token(State(state): State<AppState>, form: OAuthForm) -> Result<Response, ServiceError> {
+pub async fn token(
+    State(state): State<AppState>,
+    form: OAuthForm,
+) -> Result<Response, ServiceError> {
     let request = TokenRequest::parse(&form.params()?)?;
     let client = form.client()?;
     let answer = service::token::exchange(&state, &client, request).await?;

@@ -1,0 +1,10 @@
+//! End-to-end tests: the real `mailgrant` binary on an ephemeral port, driven over HTTP and
+//! through its CLI. One test binary for all of them, to keep link time down.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod harness;
+
+mod cli;
+mod client_credentials;
+mod resource_api;
