@@ -228,8 +228,14 @@ pub fn init_logging(cli: &Cli) {
     let filter = std::env::var("MAILGRANT_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_string());
+    // tokio-postgres logs statement parameters at debug level, and parameters can be secrets:
+    // it is held at info whatever the filter says.
+    let mut env_filter = EnvFilter::new(filter);
+    if let Ok(quiet) = "tokio_postgres=info".parse() {
+        env_filter = env_filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(filter))
+        .with_env_filter(env_filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if std::env::var("MAILGRANT_LOG_FORMAT").is_ok_and(|f| f == "json") {

@@ -8,3 +8,4 @@ pub const INTROSPECT: &str = "/oauth/introspect";
 pub const REGISTER: &str = "/oauth/register";
 pub const API_ACCOUNT: &str = "/v1/account";
 pub const HEALTH: &str = "/healthz";
+pub const OPENAPI: &str = "/openapi.json";

@@ -385,3 +385,46 @@ fn sigterm_stops_the_server_gracefully() {
     assert!(server.stop().success());
     assert!(server.log().contains("mailgrant stopped"));
 }
+
+#[test]
+fn the_same_flow_works_on_postgres() {
+    let Some(server) = TestServer::start_postgres() else {
+        return;
+    };
+    let f = seed(&server);
+    let token = client_credentials_token(&server, &f, "account.read");
+    let h = http();
+    assert_eq!(
+        h.get(server.url("/v1/account"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    let revoke = h
+        .post(server.url("/oauth/revoke"))
+        .basic_auth(&f.client_id, Some(&f.client_secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(revoke.status(), 200);
+    assert_eq!(
+        h.get(server.url("/v1/account"))
+            .bearer_auth(&token)
+            .send()
+            .unwrap()
+            .status(),
+        401
+    );
+    let info: Value = h
+        .post(server.url("/oauth/introspect"))
+        .basic_auth(&f.client_id, Some(&f.client_secret))
+        .form(&[("token", token.as_str())])
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(info["active"], false);
+    server.assert_log_clean();
+}

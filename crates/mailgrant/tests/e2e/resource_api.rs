@@ -148,3 +148,19 @@ fn unknown_paths_answer_json_404() {
     let body: Value = response.json().unwrap();
     assert_eq!(body["error"], "not_found");
 }
+
+#[test]
+fn openapi_document_describes_the_api() {
+    let server = TestServer::start();
+    let doc: Value = http()
+        .get(server.url("/openapi.json"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert!(doc["paths"]["/v1/account"]["get"]["responses"]["403"].is_object());
+    let scopes =
+        &doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"];
+    assert!(scopes["account.read"].is_string());
+}

@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::REVOKE, post(oauth::revoke::revoke))
         .route(paths::INTROSPECT, post(oauth::introspect::introspect))
         .route(paths::API_ACCOUNT, get(api::account::show))
+        .route(paths::OPENAPI, get(api::openapi::document))
         .route(paths::HEALTH, get(|| async { "ok" }))
         .fallback(api::not_found)
         .layer(middleware::from_fn(access_log))

@@ -1,6 +1,7 @@
 //! The email-marketing resource API under `/v1/`.
 
 pub mod account;
+pub mod openapi;
 
 use axum::http::StatusCode;
 use axum::response::Response;

@@ -25,6 +25,6 @@ pub async fn metadata(State(state): State<AppState>) -> Json<Value> {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "authorization_response_iss_parameter_supported": true,
-        "service_documentation": c.url("/openapi.json"),
+        "service_documentation": c.url(paths::OPENAPI),
     }))
 }
