@@ -1,8 +1,7 @@
 //! The management CLI: one JSON object per command, secrets once, precise errors that change nothing.
 
-use crate::harness::{seed, TestServer, BIN};
+use crate::harness::{run_cli, seed, TestServer};
 use serde_json::Value;
-use std::process::Command;
 
 fn app_count(server: &TestServer) -> usize {
     server.cli_ok(&["app", "list"], None)["apps"]
@@ -273,23 +272,7 @@ fn secrets_are_printed_once_and_apps_can_be_listed_shown_and_deleted() {
 #[test]
 fn works_before_the_server_ever_started_with_flags_on_either_side() {
     let dir = tempfile::tempdir().unwrap();
-    let run = |args: &[&str], stdin: Option<&str>| {
-        use std::io::Write;
-        let mut child = Command::new(BIN)
-            .args(args)
-            .current_dir(dir.path())
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
-    };
+    let run = |args: &[&str], stdin: Option<&str>| run_cli(args, Some(dir.path()), stdin);
     // No flags at all: the default data folder in the working directory.
     let out = run(
         &[

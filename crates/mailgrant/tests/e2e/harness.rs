@@ -94,20 +94,9 @@ impl TestServer {
 
     /// Run the CLI on the server's database with `--json`.
     pub fn cli(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .args(["--json", "--database-url", &self.database_url])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(text) = stdin {
-            input.write_all(text.as_bytes()).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--json", "--database-url", &self.database_url]);
+        run_cli(&all, None, stdin)
     }
 
     /// Run the CLI, require success, and parse its one JSON object.
@@ -157,6 +146,26 @@ impl TestServer {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// Run the binary with `args`, in `cwd` when given, feeding `stdin`.
+pub fn run_cli(args: &[&str], cwd: Option<&std::path::Path>, stdin: Option<&str>) -> Output {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(dir) = cwd {
+        command.current_dir(dir);
+    }
+    let mut child = command.spawn().unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(text) = stdin {
+        input.write_all(text.as_bytes()).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
 }
 
 impl Drop for TestServer {
