@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod browser;
 mod cli;
 mod client_credentials;
 mod registration;
