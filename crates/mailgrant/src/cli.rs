@@ -79,7 +79,11 @@ pub struct ServeArgs {
     pub access_token_ttl: String,
     /// Let anyone register a client at /oauth/register without an initial access token
     /// (such clients get no account, so no client_credentials).
-    #[arg(long, env = "MAILGRANT_OPEN_REGISTRATION")]
+    #[arg(
+        long,
+        env = "MAILGRANT_OPEN_REGISTRATION",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
     pub open_registration: bool,
 }
 

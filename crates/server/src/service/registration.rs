@@ -190,8 +190,8 @@ pub fn to_request(meta: ClientMetadata, account_id: Option<String>) -> Result<Re
     })
 }
 
-/// RFC 7591 §3.2.1: the client information response.
-#[derive(Debug, Serialize)]
+/// RFC 7591 §3.2.1: the client information response. It carries the secret, so no `Debug`.
+#[derive(Serialize)]
 pub struct Registered {
     pub client_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
