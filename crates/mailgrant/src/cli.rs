@@ -262,8 +262,14 @@ pub fn init_logging(cli: &Cli) {
     let filter = std::env::var("MAILGRANT_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_string());
+    let mut filter = EnvFilter::new(filter);
+    // tokio-postgres logs every query's parameters at debug level, secrets among them (the
+    // server keys): it never logs below info, whatever the filter asks.
+    if let Ok(quiet) = "tokio_postgres=info".parse() {
+        filter = filter.add_directive(quiet);
+    }
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(filter))
+        .with_env_filter(filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if std::env::var("MAILGRANT_LOG_FORMAT").is_ok_and(|f| f == "json") {

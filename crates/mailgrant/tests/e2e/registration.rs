@@ -356,3 +356,18 @@ fn open_registration_is_off_by_default_and_on_with_the_flag() {
     assert_eq!(app_count(&open), 2);
     open.assert_log_clean();
 }
+
+#[test]
+fn registration_works_the_same_on_postgres() {
+    let Some(server) = TestServer::start_postgres() else {
+        return;
+    };
+    let (_, iat) = registration_token(&server, &["--max-uses", "1"]);
+    let meta = json!({"redirect_uris": ["https://app.example.com/cb"], "scope": "contacts.read"});
+    let first = register(&server, Some(&iat), &meta);
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = register(&server, Some(&iat), &meta);
+    assert_eq!(again.status, 401);
+    assert_eq!(app_count(&server), 1);
+    server.assert_log_clean();
+}
