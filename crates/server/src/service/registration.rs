@@ -8,8 +8,8 @@ use crate::{ServiceError, ServiceResult};
 use mailgrant_core::model::{App, GrantType};
 use mailgrant_core::registration::{self, RegistrationToken};
 use mailgrant_core::{
-    ids, lifetimes::parse_duration, redirect, token, BearerError, OAuthError, OAuthErrorCode,
-    Secret, TokenHash, TokenKind,
+    lifetimes::parse_duration, redirect, token, BearerError, OAuthError, OAuthErrorCode, Secret,
+    TokenHash, TokenKind,
 };
 use serde::{Deserialize, Serialize};
 
@@ -322,7 +322,7 @@ pub async fn create_token(
     }
     let value = token::generate(TokenKind::Registration);
     let record = RegistrationToken {
-        id: ids::new_id("regt"),
+        id: RegistrationToken::new_id(),
         hash: TokenHash::of(value.expose()),
         account_id: account_id.map(str::to_string),
         max_uses,

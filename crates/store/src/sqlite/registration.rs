@@ -10,26 +10,25 @@ use rusqlite::{params, OptionalExtension, Row};
 
 const COLUMNS: &str = "id, hash, account_id, max_uses, uses, created_at, expires_at, revoked_at";
 
-fn row(r: &Row<'_>) -> rusqlite::Result<(String, String, RegistrationToken)> {
-    Ok((
-        r.get(0)?,
-        r.get(1)?,
-        RegistrationToken {
-            id: r.get(0)?,
-            hash: TokenHash::of(""),
-            account_id: r.get(2)?,
-            max_uses: r.get(3)?,
-            uses: r.get(4)?,
-            created_at: r.get(5)?,
-            expires_at: r.get(6)?,
-            revoked_at: r.get(7)?,
-        },
-    ))
+/// A row as read; the hash is checked when it becomes a record.
+struct TokenRow(RegistrationToken, String);
+
+fn row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
+    let token = RegistrationToken {
+        id: r.get(0)?,
+        // Replaced by the stored hash in `into_token`.
+        hash: TokenHash::of(""),
+        account_id: r.get(2)?,
+        max_uses: r.get(3)?,
+        uses: r.get(4)?,
+        created_at: r.get(5)?,
+        expires_at: r.get(6)?,
+        revoked_at: r.get(7)?,
+    };
+    Ok(TokenRow(token, r.get(1)?))
 }
 
-fn with_hash(
-    (_, hex, mut token): (String, String, RegistrationToken),
-) -> StoreResult<RegistrationToken> {
+fn into_token(TokenRow(mut token, hex): TokenRow) -> StoreResult<RegistrationToken> {
     token.hash = TokenHash::from_hex(&hex)
         .ok_or_else(|| StoreError::Backend("stored registration token hash is corrupt".into()))?;
     Ok(token)
@@ -74,7 +73,7 @@ impl SqliteStore {
             )
             .optional()
             .map_err(backend)?
-            .map(with_hash)
+            .map(into_token)
             .transpose()
         })
         .await
@@ -90,7 +89,7 @@ impl SqliteStore {
                 ))
                 .map_err(backend)?;
             let rows = st.query_map([], row).map_err(backend)?;
-            rows.map(|r| r.map_err(backend).and_then(with_hash))
+            rows.map(|r| r.map_err(backend).and_then(into_token))
                 .collect()
         })
         .await
