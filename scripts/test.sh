@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run mailgrant's whole test suite. On a fresh Debian machine (as root) it first installs and
-# starts what the tests need: PostgreSQL 15 for the PostgreSQL half of the storage and server tests.
-# Without root and without a PostgreSQL server, those tests are skipped with a message.
+# starts what the tests need: PostgreSQL 15 for the PostgreSQL half of the storage and server tests,
+# and Debian's chromium + chromium-driver for the headless-browser end-to-end test.
+# Without root and without them, those tests are skipped with a message.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,6 +37,14 @@ if [ -n "${MAILGRANT_TEST_POSTGRES_URL:-}" ]; then
   echo "PostgreSQL tests: on ($MAILGRANT_TEST_POSTGRES_URL)" | sed 's/:[^:@]*@/:***@/'
 else
   echo "PostgreSQL tests: skipped (no server; run as root on Debian, or set MAILGRANT_TEST_POSTGRES_URL)"
+fi
+
+# Headless Chromium and its WebDriver (chromedriver) for the browser end-to-end test.
+need_pkg chromedriver chromium chromium-driver || true
+if command -v chromedriver >/dev/null 2>&1 && { [ -x /usr/lib/chromium/chromium ] || command -v chromium >/dev/null 2>&1; }; then
+  echo "Browser tests: on ($(chromedriver --version 2>/dev/null | cut -d' ' -f1-2))"
+else
+  echo "Browser tests: skipped (no chromium/chromedriver; run as root on Debian, or apt-get install chromium chromium-driver)"
 fi
 
 log=$(mktemp)

@@ -11,6 +11,7 @@ pub mod model;
 pub mod password;
 pub mod pkce;
 pub mod redirect;
+pub mod registration;
 pub mod scope;
 pub mod secret;
 pub mod token;

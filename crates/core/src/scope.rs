@@ -134,7 +134,7 @@ impl fmt::Display for ScopeSet {
 }
 
 /// Echo user input in an error only in a short, printable form.
-pub(crate) fn printable(input: &str) -> String {
+pub fn printable(input: &str) -> String {
     input
         .chars()
         .take(64)

@@ -61,6 +61,9 @@ pub enum Command {
     /// Revoke and list tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Initial access tokens for dynamic client registration (RFC 7591).
+    #[command(subcommand, name = "registration-token")]
+    RegistrationToken(RegistrationTokenCommand),
 }
 
 #[derive(Args, Debug)]
@@ -74,6 +77,14 @@ pub struct ServeArgs {
     /// Access-token lifetime, e.g. 1h, 15m.
     #[arg(long, env = "MAILGRANT_ACCESS_TOKEN_TTL", default_value = "1h")]
     pub access_token_ttl: String,
+    /// Let anyone register a client at /oauth/register without an initial access token
+    /// (such clients get no account, so no client_credentials).
+    #[arg(
+        long,
+        env = "MAILGRANT_OPEN_REGISTRATION",
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    pub open_registration: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -213,6 +224,29 @@ pub enum TokenCommand {
         /// Include revoked and expired tokens.
         #[arg(long)]
         all: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RegistrationTokenCommand {
+    /// Create an initial access token; its value is printed once.
+    Create {
+        /// How long it works, e.g. 1h, 24h, 30d, or `never`.
+        #[arg(long, default_value = "24h")]
+        expires_in: String,
+        /// Clients registered with it belong to this account (so they may use client_credentials).
+        #[arg(long)]
+        account: Option<String>,
+        /// How many clients it may register (no limit when absent).
+        #[arg(long)]
+        max_uses: Option<i64>,
+    },
+    /// List initial access tokens (ids and metadata, never values).
+    List,
+    /// Revoke an initial access token; clients already registered with it stay.
+    Revoke {
+        #[arg(long)]
+        id: String,
     },
 }
 

@@ -1,12 +1,14 @@
 //! Each subcommand: call the service, print the result.
 
 use crate::cli::{
-    AccountCommand, AppCommand, Cli, Command, MemberCommand, PrivateAppCommand, SecretCommand,
-    TokenCommand, UserCommand,
+    AccountCommand, AppCommand, Cli, Command, MemberCommand, PrivateAppCommand,
+    RegistrationTokenCommand, SecretCommand, TokenCommand, UserCommand,
 };
 use crate::output;
 use mailgrant_core::model::{App, PrivateApp};
+use mailgrant_core::registration::RegistrationToken;
 use mailgrant_server::service::admin::{self, NewApp};
+use mailgrant_server::service::registration;
 use mailgrant_server::{AppState, ServerConfig, ServiceError, ServiceResult};
 use mailgrant_store::TokenFilter;
 use serde_json::{json, Value};
@@ -58,6 +60,7 @@ async fn manage(global: &crate::cli::Global, command: Command) -> ServiceResult<
             )
         }
         Command::App(cmd) => app_command(&state, cmd).await,
+        Command::RegistrationToken(cmd) => registration_token_command(&state, cmd).await,
         Command::PrivateApp(cmd) => private_app_command(&state, cmd).await,
         Command::Token(TokenCommand::Revoke { token }) => {
             let token = if token == "-" {
@@ -196,6 +199,33 @@ async fn private_app_command(state: &AppState, cmd: PrivateAppCommand) -> Servic
         PrivateAppCommand::List { account } => {
             let apps = admin::list_private_apps(state, account.as_deref()).await?;
             Ok(json!({ "private_apps": apps.iter().map(private_app_json).collect::<Vec<_>>() }))
+        }
+    }
+}
+
+async fn registration_token_command(
+    state: &AppState,
+    cmd: RegistrationTokenCommand,
+) -> ServiceResult<Value> {
+    let as_json = |t: &RegistrationToken| serde_json::to_value(t).unwrap_or(Value::Null);
+    match cmd {
+        RegistrationTokenCommand::Create {
+            expires_in,
+            account,
+            max_uses,
+        } => {
+            let (record, value) =
+                registration::create_token(state, &expires_in, account.as_deref(), max_uses)
+                    .await?;
+            Ok(with_field(as_json(&record), "token", json!(value.expose())))
+        }
+        RegistrationTokenCommand::List => {
+            let tokens = registration::list_tokens(state).await?;
+            Ok(json!({ "registration_tokens": tokens.iter().map(as_json).collect::<Vec<_>>() }))
+        }
+        RegistrationTokenCommand::Revoke { id } => {
+            registration::revoke_token(state, &id).await?;
+            Ok(json!({ "id": id, "revoked": true }))
         }
     }
 }

@@ -38,6 +38,7 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
     let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));
     let mut config = ServerConfig::new(issuer);
     config.lifetimes.access_token = ttl;
+    config.open_registration = args.open_registration;
     let state = AppState::new(store.clone(), config);
 
     // Keys are made on first start and kept in the database, so every node and the CLI share them.
@@ -56,7 +57,7 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
 
     tokio::spawn(purge_expired(state.clone()));
     let app = mailgrant_server::http::router(state.clone());
-    tracing::info!(address = %local, issuer = %state.config().issuer, backend = store.backend(), "mailgrant listening");
+    tracing::info!(address = %local, issuer = %state.config().issuer, backend = store.backend(), open_registration = args.open_registration, "mailgrant listening");
     println!("mailgrant listening on http://{local}");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

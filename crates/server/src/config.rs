@@ -7,6 +7,8 @@ pub struct ServerConfig {
     /// Public base URL, without a trailing slash (RFC 8414 `issuer`).
     pub issuer: String,
     pub lifetimes: Lifetimes,
+    /// Dynamic client registration without an initial access token (off by default).
+    pub open_registration: bool,
 }
 
 impl ServerConfig {
@@ -14,6 +16,7 @@ impl ServerConfig {
         Self {
             issuer: issuer.into().trim_end_matches('/').to_string(),
             lifetimes: Lifetimes::default(),
+            open_registration: false,
         }
     }
 

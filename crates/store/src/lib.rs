@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use mailgrant_core::model::{
     AccessTokenRecord, Account, App, ClientSecret, Membership, PrivateApp, Role, User,
 };
+use mailgrant_core::registration::RegistrationToken;
 use mailgrant_core::{TokenHash, UnixTime};
 use std::sync::Arc;
 
@@ -146,6 +147,22 @@ pub trait Store: Send + Sync + 'static {
         make: &(dyn Fn() -> String + Sync),
         now: UnixTime,
     ) -> StoreResult<String>;
+
+    // Dynamic client registration (RFC 7591): initial access tokens, kept as hashes.
+    async fn create_registration_token(&self, token: &RegistrationToken) -> StoreResult<()>;
+    async fn registration_token(&self, hash: &TokenHash) -> StoreResult<Option<RegistrationToken>>;
+    async fn list_registration_tokens(&self) -> StoreResult<Vec<RegistrationToken>>;
+    /// Revoke a live initial access token; false when there was none with that id.
+    async fn revoke_registration_token(&self, id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Create a dynamically registered app. With `token_id`, in the same transaction, count one
+    /// use of that initial access token, and create nothing (`NotFound`) unless it is still live
+    /// at `app.created_at` (not revoked, not expired, not used up).
+    async fn register_app(
+        &self,
+        app: &App,
+        secret: Option<&ClientSecret>,
+        token_id: Option<&str>,
+    ) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -312,3 +312,154 @@ pub async fn concurrent_writes(store: DynStore) {
         assert!(store.access_token(&hash).await.unwrap().is_some());
     }
 }
+
+/// Initial access tokens for dynamic client registration: stored as hashes, counted atomically
+/// with the app they register, refused (creating nothing) once revoked, expired or used up.
+pub async fn registration_tokens(store: DynStore) {
+    use mailgrant_core::registration::RegistrationToken;
+    let owner = user(&format!("{}@example.com", ids::user().to_lowercase()));
+    store.create_user(&owner).await.unwrap();
+    let account = Account {
+        id: ids::account(),
+        name: "Registrations".into(),
+        created_at: NOW,
+    };
+    store.create_account(&account, &owner.id).await.unwrap();
+
+    let value = token::generate(TokenKind::Registration);
+    let limited = RegistrationToken {
+        id: RegistrationToken::new_id(),
+        hash: TokenHash::of(value.expose()),
+        account_id: Some(account.id.clone()),
+        max_uses: Some(3),
+        uses: 0,
+        created_at: NOW,
+        expires_at: Some(NOW + 3600),
+        revoked_at: None,
+    };
+    store.create_registration_token(&limited).await.unwrap();
+    let found = store
+        .registration_token(&TokenHash::of(value.expose()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, limited.id);
+    assert_eq!(found.account_id.as_deref(), Some(account.id.as_str()));
+    assert_eq!((found.max_uses, found.uses), (Some(3), 0));
+    assert!(store
+        .registration_token(&TokenHash::of("not it"))
+        .await
+        .unwrap()
+        .is_none());
+
+    // Ten registrations race for three uses: exactly three apps exist afterwards.
+    let mut tasks = Vec::new();
+    for _ in 0..10 {
+        let (store, id, account_id) = (store.clone(), limited.id.clone(), account.id.clone());
+        tasks.push(tokio::spawn(async move {
+            let app = app(Some(&account_id));
+            let result = store.register_app(&app, None, Some(&id)).await;
+            (app.client_id, result)
+        }));
+    }
+    let mut registered = 0;
+    for task in tasks {
+        let (client_id, result) = task.await.unwrap();
+        match result {
+            Ok(()) => {
+                registered += 1;
+                assert!(store.app(&client_id).await.unwrap().is_some());
+            }
+            Err(StoreError::NotFound(_)) => {
+                assert!(store.app(&client_id).await.unwrap().is_none());
+            }
+            Err(other) => panic!("unexpected error: {other}"),
+        }
+    }
+    assert_eq!(registered, 3);
+    let used = store
+        .registration_token(&limited.hash)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.uses, 3);
+
+    // Expired at the app's creation time: refused.
+    let expired = RegistrationToken {
+        id: RegistrationToken::new_id(),
+        hash: TokenHash::of(token::generate(TokenKind::Registration).expose()),
+        account_id: None,
+        max_uses: None,
+        uses: 0,
+        created_at: NOW - 7200,
+        expires_at: Some(NOW),
+        revoked_at: None,
+    };
+    store.create_registration_token(&expired).await.unwrap();
+    let late = app(None);
+    assert!(matches!(
+        store.register_app(&late, None, Some(&expired.id)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(store.app(&late.client_id).await.unwrap().is_none());
+
+    // Unlimited until revoked; a confidential app's secret is stored with it.
+    let open = RegistrationToken {
+        id: RegistrationToken::new_id(),
+        hash: TokenHash::of(token::generate(TokenKind::Registration).expose()),
+        account_id: None,
+        max_uses: None,
+        uses: 0,
+        created_at: NOW,
+        expires_at: None,
+        revoked_at: None,
+    };
+    store.create_registration_token(&open).await.unwrap();
+    let confidential = app(None);
+    let secret = ClientSecret {
+        id: ids::secret(),
+        client_id: confidential.client_id.clone(),
+        hash: TokenHash::of(token::generate(TokenKind::ClientSecret).expose()),
+        created_at: NOW,
+        expires_at: None,
+    };
+    store
+        .register_app(&confidential, Some(&secret), Some(&open.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .client_secrets(&confidential.client_id)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(store
+        .revoke_registration_token(&open.id, NOW + 1)
+        .await
+        .unwrap());
+    assert!(!store
+        .revoke_registration_token(&open.id, NOW + 2)
+        .await
+        .unwrap());
+    let after = app(None);
+    assert!(store
+        .register_app(&after, None, Some(&open.id))
+        .await
+        .is_err());
+    assert!(store.app(&after.client_id).await.unwrap().is_none());
+
+    // Without a token (open registration) the app is simply created.
+    let unbound = app(None);
+    store.register_app(&unbound, None, None).await.unwrap();
+    assert!(store.app(&unbound.client_id).await.unwrap().is_some());
+
+    let listed = store.list_registration_tokens().await.unwrap();
+    for t in [&limited, &expired, &open] {
+        assert!(listed.iter().any(|l| l.id == t.id));
+    }
+    let revoked = listed.iter().find(|l| l.id == open.id).unwrap();
+    assert_eq!(revoked.revoked_at, Some(NOW + 1));
+    assert_eq!(revoked.uses, 1);
+}

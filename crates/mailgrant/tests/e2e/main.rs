@@ -5,6 +5,8 @@
 
 mod harness;
 
+mod browser;
 mod cli;
 mod client_credentials;
+mod registration;
 mod resource_api;

@@ -146,3 +146,18 @@ fn bearer_from(headers: &HeaderMap) -> Result<String, BearerError> {
     }
     Ok(token.to_string())
 }
+
+/// `Option<Bearer>`: no `Authorization` header at all is `None`; a malformed one is still refused.
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for Bearer {
+    type Rejection = ServiceError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        match bearer_from(&parts.headers) {
+            Ok(token) => Ok(Some(Bearer(token))),
+            Err(BearerError::Missing) if !parts.headers.contains_key(header::AUTHORIZATION) => {
+                Ok(None)
+            }
+            Err(e) => Err(ServiceError::Bearer(e)),
+        }
+    }
+}

@@ -23,6 +23,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::TOKEN, post(oauth::token::token))
         .route(paths::REVOKE, post(oauth::revoke::revoke))
         .route(paths::INTROSPECT, post(oauth::introspect::introspect))
+        .route(paths::REGISTER, post(oauth::register::register))
         .route(paths::API_ACCOUNT, get(api::account::show))
         .route(paths::OPENAPI, get(api::openapi::document))
         .route(paths::HEALTH, get(|| async { "ok" }))

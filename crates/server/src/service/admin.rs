@@ -177,7 +177,7 @@ pub async fn validate_app(state: &AppState, new: &NewApp) -> ServiceResult<App> 
     })
 }
 
-fn new_client_secret(client_id: &str, now: i64) -> (Secret, ClientSecret) {
+pub(crate) fn new_client_secret(client_id: &str, now: i64) -> (Secret, ClientSecret) {
     let value = token::generate(TokenKind::ClientSecret);
     let record = ClientSecret {
         id: ids::secret(),

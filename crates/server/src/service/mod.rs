@@ -5,6 +5,7 @@ pub mod admin;
 pub mod bearer;
 pub mod clients;
 pub mod introspection;
+pub mod registration;
 pub mod revocation;
 pub mod token;
 

@@ -2,6 +2,7 @@
 //! PostgreSQL groups concurrent commits itself (`commit_delay` and its WAL writer).
 
 mod queries;
+mod registration;
 
 use crate::migrations::{Dialect, CREATE_TABLE, MIGRATIONS};
 use crate::{StoreError, StoreResult};

@@ -8,6 +8,7 @@ use deadpool_postgres::GenericClient;
 use mailgrant_core::model::{
     AccessTokenRecord, Account, App, ClientSecret, Membership, PrivateApp, Role, User,
 };
+use mailgrant_core::registration::RegistrationToken;
 use mailgrant_core::{ScopeSet, TokenHash, UnixTime};
 use tokio_postgres::Row;
 
@@ -112,6 +113,35 @@ fn require(changed: u64, what: &'static str) -> StoreResult<()> {
     } else {
         Ok(())
     }
+}
+
+/// Insert an app and its first secret (inside the caller's transaction).
+pub(crate) async fn insert_app(
+    c: &impl GenericClient,
+    app: &App,
+    secret: Option<&ClientSecret>,
+) -> StoreResult<()> {
+    let (redirect_uris, grant_types) = app_fields(app);
+    c.execute(
+        &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
+        &[
+            &app.client_id,
+            &app.name,
+            &app.description,
+            &redirect_uris,
+            &grant_types,
+            &app.scopes.to_string(),
+            &(app.public as i32),
+            &app.account_id,
+            &app.created_at,
+        ],
+    )
+    .await
+    .map_err(conflict_as("app"))?;
+    if let Some(s) = secret {
+        insert_secret(c, s).await?;
+    }
+    Ok(())
 }
 
 async fn insert_secret(c: &impl GenericClient, s: &ClientSecret) -> StoreResult<()> {
@@ -259,30 +289,9 @@ impl Store for PostgresStore {
     }
 
     async fn create_app(&self, app: &App, secret: Option<&ClientSecret>) -> StoreResult<()> {
-        let (redirect_uris, grant_types) = app_fields(app);
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute(
-            &format!(
-                "INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ),
-            &[
-                &app.client_id,
-                &app.name,
-                &app.description,
-                &redirect_uris,
-                &grant_types,
-                &app.scopes.to_string(),
-                &(app.public as i32),
-                &app.account_id,
-                &app.created_at,
-            ],
-        )
-        .await
-        .map_err(conflict_as("app"))?;
-        if let Some(s) = secret {
-            insert_secret(&tx, s).await?;
-        }
+        insert_app(&tx, app, secret).await?;
         tx.commit().await.map_err(backend)
     }
 
@@ -595,5 +604,27 @@ impl Store for PostgresStore {
             .await
             .map_err(backend)?;
         Ok(row.get(0))
+    }
+
+    // Dynamic client registration (RFC 7591); the queries are in registration.rs.
+    async fn create_registration_token(&self, token: &RegistrationToken) -> StoreResult<()> {
+        self.create_registration_token_impl(token).await
+    }
+    async fn registration_token(&self, hash: &TokenHash) -> StoreResult<Option<RegistrationToken>> {
+        self.registration_token_impl(hash).await
+    }
+    async fn list_registration_tokens(&self) -> StoreResult<Vec<RegistrationToken>> {
+        self.list_registration_tokens_impl().await
+    }
+    async fn revoke_registration_token(&self, id: &str, now: UnixTime) -> StoreResult<bool> {
+        self.revoke_registration_token_impl(id, now).await
+    }
+    async fn register_app(
+        &self,
+        app: &App,
+        secret: Option<&ClientSecret>,
+        token_id: Option<&str>,
+    ) -> StoreResult<()> {
+        self.register_app_impl(app, secret, token_id).await
     }
 }

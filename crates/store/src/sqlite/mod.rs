@@ -6,6 +6,7 @@
 //! shared commit is on disk. Reads use a small pool of connections on blocking threads.
 
 mod queries;
+mod registration;
 
 use crate::migrations::{Dialect, CREATE_TABLE, MIGRATIONS};
 use crate::{StoreError, StoreResult};

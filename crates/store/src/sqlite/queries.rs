@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use mailgrant_core::model::{
     AccessTokenRecord, Account, App, ClientSecret, Membership, PrivateApp, Role, User,
 };
+use mailgrant_core::registration::RegistrationToken;
 use mailgrant_core::{ScopeSet, TokenHash, UnixTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -238,31 +239,8 @@ impl Store for SqliteStore {
     async fn create_app(&self, app: &App, secret: Option<&ClientSecret>) -> StoreResult<()> {
         let app = app.clone();
         let secret = secret.cloned();
-        self.write(move |c| {
-            let (redirect_uris, grant_types) = app_fields(&app);
-            c.execute(
-                &format!(
-                    "INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                ),
-                params![
-                    app.client_id,
-                    app.name,
-                    app.description,
-                    redirect_uris,
-                    grant_types,
-                    app.scopes.to_string(),
-                    app.public as i32,
-                    app.account_id,
-                    app.created_at
-                ],
-            )
-            .map_err(conflict_as("app"))?;
-            if let Some(s) = secret {
-                insert_secret(c, &s)?;
-            }
-            Ok(())
-        })
-        .await
+        self.write(move |c| insert_app(c, &app, secret.as_ref()))
+            .await
     }
 
     async fn app(&self, client_id: &str) -> StoreResult<Option<App>> {
@@ -595,6 +573,56 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    // Dynamic client registration (RFC 7591); the queries are in registration.rs.
+    async fn create_registration_token(&self, token: &RegistrationToken) -> StoreResult<()> {
+        self.create_registration_token_impl(token).await
+    }
+    async fn registration_token(&self, hash: &TokenHash) -> StoreResult<Option<RegistrationToken>> {
+        self.registration_token_impl(hash).await
+    }
+    async fn list_registration_tokens(&self) -> StoreResult<Vec<RegistrationToken>> {
+        self.list_registration_tokens_impl().await
+    }
+    async fn revoke_registration_token(&self, id: &str, now: UnixTime) -> StoreResult<bool> {
+        self.revoke_registration_token_impl(id, now).await
+    }
+    async fn register_app(
+        &self,
+        app: &App,
+        secret: Option<&ClientSecret>,
+        token_id: Option<&str>,
+    ) -> StoreResult<()> {
+        self.register_app_impl(app, secret, token_id).await
+    }
+}
+
+/// Insert an app and its first secret (inside the caller's savepoint).
+pub(crate) fn insert_app(
+    c: &Connection,
+    app: &App,
+    secret: Option<&ClientSecret>,
+) -> StoreResult<()> {
+    let (redirect_uris, grant_types) = app_fields(app);
+    c.execute(
+        &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
+        params![
+            app.client_id,
+            app.name,
+            app.description,
+            redirect_uris,
+            grant_types,
+            app.scopes.to_string(),
+            app.public as i32,
+            app.account_id,
+            app.created_at
+        ],
+    )
+    .map_err(conflict_as("app"))?;
+    if let Some(s) = secret {
+        insert_secret(c, s)?;
+    }
+    Ok(())
 }
 
 fn insert_secret(c: &Connection, s: &ClientSecret) -> StoreResult<()> {

@@ -2,6 +2,7 @@
 
 pub mod discovery;
 pub mod introspect;
+pub mod register;
 pub mod revoke;
 pub mod token;
 
