@@ -10,6 +10,7 @@ pub mod lifetimes;
 pub mod model;
 pub mod password;
 pub mod pkce;
+pub mod records;
 pub mod redirect;
 pub mod scope;
 pub mod secret;

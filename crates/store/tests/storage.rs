@@ -6,7 +6,8 @@ use mailgrant_store::suite;
 async fn sqlite_passes_the_storage_suite() {
     let (store, _dir) = suite::fresh_sqlite().await;
     suite::run_all(store.clone()).await;
-    suite::concurrent_writes(store).await;
+    suite::concurrent_writes(store.clone()).await;
+    suite::authorization_flow(store).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -15,5 +16,6 @@ async fn postgres_passes_the_storage_suite() {
         return;
     };
     suite::run_all(store.clone()).await;
-    suite::concurrent_writes(store).await;
+    suite::concurrent_writes(store.clone()).await;
+    suite::authorization_flow(store).await;
 }
