@@ -1,12 +1,13 @@
 //! Each subcommand: call the service, print the result.
 
 use crate::cli::{
-    AccountCommand, AppCommand, Cli, Command, MemberCommand, PrivateAppCommand, SecretCommand,
-    TokenCommand, UserCommand,
+    AccountCommand, AppCommand, Cli, Command, GrantCommand, MemberCommand, PrivateAppCommand,
+    SecretCommand, TokenCommand, UserCommand,
 };
 use crate::output;
 use mailgrant_core::model::{App, PrivateApp};
 use mailgrant_server::service::admin::{self, NewApp};
+use mailgrant_server::service::grants;
 use mailgrant_server::{AppState, ServerConfig, ServiceError, ServiceResult};
 use mailgrant_store::TokenFilter;
 use serde_json::{json, Value};
@@ -58,6 +59,14 @@ async fn manage(global: &crate::cli::Global, command: Command) -> ServiceResult<
             )
         }
         Command::App(cmd) => app_command(&state, cmd).await,
+        Command::Grant(GrantCommand::List { account }) => {
+            let list = grants::list(&state, account.as_deref()).await?;
+            Ok(json!({ "grants": list }))
+        }
+        Command::Grant(GrantCommand::Revoke { id }) => {
+            grants::revoke(&state, &id).await?;
+            Ok(json!({ "id": id, "revoked": true }))
+        }
         Command::PrivateApp(cmd) => private_app_command(&state, cmd).await,
         Command::Token(TokenCommand::Revoke { token }) => {
             let token = if token == "-" {
