@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod authorization;
 mod cli;
 mod client_credentials;
 mod resource_api;
