@@ -38,27 +38,12 @@ pub async fn validate(
     } else {
         state.store().app(client_id).await?
     };
-    Ok(
-        authorize::validate(pairs, app.as_ref()).map(|request| Valid {
-            app: app.unwrap_or_else(|| unreachable_app()),
-            request,
-        }),
-    )
-}
-
-// `validate` succeeds only with an app; this keeps the code free of `expect`.
-fn unreachable_app() -> App {
-    App {
-        client_id: String::new(),
-        name: String::new(),
-        description: String::new(),
-        redirect_uris: Vec::new(),
-        grant_types: Vec::new(),
-        scopes: Default::default(),
-        public: true,
-        account_id: None,
-        created_at: 0,
-    }
+    Ok(match (authorize::validate(pairs, app.as_ref()), app) {
+        (Ok(request), Some(app)) => Ok(Valid { app, request }),
+        (Err(e), _) => Err(e),
+        // `validate` never passes a request without its app.
+        (Ok(_), None) => Err(AuthorizeError::Page("unknown client".into())),
+    })
 }
 
 fn error_location(state: &AppState, request: &AuthorizeRequest, error: OAuthError) -> String {
