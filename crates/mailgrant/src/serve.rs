@@ -97,6 +97,18 @@ async fn purge_expired(state: AppState) {
                 }
             }
         }
+        match state
+            .store()
+            .purge_expired_authorization(state.now() - GRACE)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                purged = n,
+                "expired sessions, codes and refresh tokens deleted"
+            ),
+            Err(e) => tracing::warn!(error = %e, "purging expired sessions and codes failed"),
+        }
     }
 }
 

@@ -198,6 +198,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Revoke every refresh and access token of a family; false when nothing was live.
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Delete sessions, codes and refresh tokens that expired before `before`; how many went.
+    async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -435,4 +435,22 @@ impl PostgresStore {
         tx.commit().await.map_err(backend)?;
         Ok(any)
     }
+
+    pub(crate) async fn pg_purge_expired_authorization(
+        &self,
+        before: UnixTime,
+    ) -> StoreResult<u64> {
+        let client = self.client().await?;
+        let mut n = 0;
+        for table in ["sessions", "authorization_codes", "refresh_tokens"] {
+            n += client
+                .execute(
+                    &format!("DELETE FROM {table} WHERE expires_at < $1"),
+                    &[&before],
+                )
+                .await
+                .map_err(backend)?;
+        }
+        Ok(n)
+    }
 }

@@ -667,4 +667,7 @@ impl Store for PostgresStore {
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
         self.pg_revoke_family(family_id, now).await
     }
+    async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64> {
+        self.pg_purge_expired_authorization(before).await
+    }
 }

@@ -435,4 +435,23 @@ impl SqliteStore {
         let family = family.to_string();
         self.write(move |c| revoke_family(c, &family, now)).await
     }
+
+    pub(crate) async fn sq_purge_expired_authorization(
+        &self,
+        before: UnixTime,
+    ) -> StoreResult<u64> {
+        self.write(move |c| {
+            let mut n = 0;
+            for table in ["sessions", "authorization_codes", "refresh_tokens"] {
+                n += c
+                    .execute(
+                        &format!("DELETE FROM {table} WHERE expires_at < ?1"),
+                        [before],
+                    )
+                    .map_err(backend)?;
+            }
+            Ok(n as u64)
+        })
+        .await
+    }
 }

@@ -666,6 +666,9 @@ impl Store for SqliteStore {
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
         self.sq_revoke_family(family_id, now).await
     }
+    async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64> {
+        self.sq_purge_expired_authorization(before).await
+    }
 }
 
 fn insert_secret(c: &Connection, s: &ClientSecret) -> StoreResult<()> {

@@ -98,7 +98,17 @@ fn scope_can_narrow_on_refresh_but_never_widen() {
 
 #[test]
 fn concurrent_refreshes_of_one_token_leave_exactly_one_family() {
-    let server = TestServer::start();
+    concurrent_refreshes(TestServer::start());
+}
+
+#[test]
+fn the_flow_and_concurrent_refreshes_work_on_postgresql() {
+    if let Some(server) = TestServer::start_postgres() {
+        concurrent_refreshes(server);
+    }
+}
+
+fn concurrent_refreshes(server: TestServer) {
     let app = Arc::new(code_app(&server, false, &[]));
     let (_, token) = connect(&server, &app);
     let r0 = token.refresh_token().unwrap().secret().clone();
