@@ -1,8 +1,8 @@
 //! Grants: the connected-apps page, revoking from it and from the CLI, and who may connect.
 
 use super::browser::{
-    api_status, authorize, browser, code_app, connect, input_value, location, log_in, oauth_client,
-    param, params, refresh_raw,
+    api_status, browser, code_app, connect, input_value, location, log_in, oauth_client, param,
+    params, refresh_raw,
 };
 use crate::harness::TestServer;
 use oauth2::{CsrfToken, TokenResponse};
@@ -202,5 +202,4 @@ fn a_user_of_several_accounts_chooses_one() {
         param(&params(&back, false), "error").as_deref(),
         Some("access_denied")
     );
-    let _ = authorize;
 }
