@@ -7,6 +7,7 @@ pub mod bearer;
 pub mod clients;
 pub mod grants;
 pub mod introspection;
+pub mod keys;
 pub mod revocation;
 pub mod session;
 pub mod token;

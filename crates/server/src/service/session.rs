@@ -5,7 +5,7 @@ use crate::state::AppState;
 use crate::{ServiceError, ServiceResult};
 use mailgrant_core::model::User;
 use mailgrant_core::records::Session;
-use mailgrant_core::{login, password, session, token, Secret, TokenHash, TokenKind};
+use mailgrant_core::{login, password, session, Secret, TokenHash};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -30,17 +30,8 @@ pub enum LoginError {
 }
 
 /// The server key CSRF tokens are made with (created on first use, shared by every node).
-pub async fn csrf_key(state: &AppState) -> ServiceResult<Vec<u8>> {
-    let make = || {
-        token::generate(TokenKind::ClientSecret)
-            .expose()
-            .to_string()
-    };
-    Ok(state
-        .store()
-        .server_key("session", &make, state.now())
-        .await?
-        .into_bytes())
+pub async fn csrf_key(state: &AppState) -> ServiceResult<std::sync::Arc<[u8]>> {
+    crate::service::keys::get(state, "session").await
 }
 
 pub async fn csrf_token(state: &AppState, session: &Session) -> ServiceResult<String> {

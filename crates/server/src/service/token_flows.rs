@@ -17,17 +17,8 @@ use mailgrant_core::{token, OAuthError, ScopeSet, Secret, TokenHash, TokenKind, 
 
 const DERIVATION_KEY: &str = "refresh-derivation";
 
-async fn derivation_key(state: &AppState) -> ServiceResult<Vec<u8>> {
-    let make = || {
-        token::generate(TokenKind::ClientSecret)
-            .expose()
-            .to_string()
-    };
-    Ok(state
-        .store()
-        .server_key(DERIVATION_KEY, &make, state.now())
-        .await?
-        .into_bytes())
+async fn derivation_key(state: &AppState) -> ServiceResult<std::sync::Arc<[u8]>> {
+    crate::service::keys::get(state, DERIVATION_KEY).await
 }
 
 /// The pair that rotating `old` yields, always the same for the same old value.
