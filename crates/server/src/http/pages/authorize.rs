@@ -92,6 +92,7 @@ pub async fn start(
             accounts => accounts,
             email => user.email,
             redirect_host => redirect_host,
+            connected_apps => paths::CONNECTED_APPS,
         },
     )
 }
