@@ -7,13 +7,16 @@ pub mod error;
 pub mod grants;
 pub mod ids;
 pub mod lifetimes;
+pub mod login;
 pub mod model;
 pub mod password;
 pub mod pkce;
+pub mod records;
 pub mod redirect;
 pub mod registration;
 pub mod scope;
 pub mod secret;
+pub mod session;
 pub mod token;
 
 pub use clock::{Clock, FixedClock, SystemClock, UnixTime};

@@ -97,6 +97,10 @@ impl ScopeSet {
     pub fn iter(&self) -> impl Iterator<Item = &str> {
         self.0.iter().map(String::as_str)
     }
+    /// Both sets together (a grant widened by a later consent).
+    pub fn union(&self, other: &ScopeSet) -> ScopeSet {
+        Self(self.0.union(&other.0).cloned().collect())
+    }
 
     /// The scopes to grant: what was asked for, or everything allowed when nothing was asked.
     /// Asking for more than allowed is `invalid_scope` (RFC 6749 §3.3), never a silent cut.

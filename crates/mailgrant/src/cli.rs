@@ -64,6 +64,23 @@ pub enum Command {
     /// Initial access tokens for dynamic client registration (RFC 7591).
     #[command(subcommand, name = "registration-token")]
     RegistrationToken(RegistrationTokenCommand),
+    /// List and revoke grants (an account's consent to an app).
+    #[command(subcommand)]
+    Grant(GrantCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum GrantCommand {
+    /// List grants, live and revoked.
+    List {
+        #[arg(long)]
+        account: Option<String>,
+    },
+    /// Revoke a grant: every code and token issued under it stops at once.
+    Revoke {
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -85,6 +102,15 @@ pub struct ServeArgs {
         value_parser = clap::builder::BoolishValueParser::new()
     )]
     pub open_registration: bool,
+    /// A retry with an already-rotated refresh token within this window gets the same new pair.
+    #[arg(long, env = "MAILGRANT_REFRESH_RETRY_WINDOW", default_value = "30s")]
+    pub refresh_retry_window: String,
+    /// A refresh token unused this long expires.
+    #[arg(long, env = "MAILGRANT_REFRESH_IDLE_TTL", default_value = "90d")]
+    pub refresh_idle_ttl: String,
+    /// A refresh token family ends this long after the code exchange that started it.
+    #[arg(long, env = "MAILGRANT_REFRESH_ABSOLUTE_TTL", default_value = "365d")]
+    pub refresh_absolute_ttl: String,
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,13 +1,14 @@
 //! Each subcommand: call the service, print the result.
 
 use crate::cli::{
-    AccountCommand, AppCommand, Cli, Command, MemberCommand, PrivateAppCommand,
+    AccountCommand, AppCommand, Cli, Command, GrantCommand, MemberCommand, PrivateAppCommand,
     RegistrationTokenCommand, SecretCommand, TokenCommand, UserCommand,
 };
 use crate::output;
 use mailgrant_core::model::{App, PrivateApp};
 use mailgrant_core::registration::RegistrationToken;
 use mailgrant_server::service::admin::{self, NewApp};
+use mailgrant_server::service::grants;
 use mailgrant_server::service::registration;
 use mailgrant_server::{AppState, ServerConfig, ServiceError, ServiceResult};
 use mailgrant_store::TokenFilter;
@@ -61,6 +62,14 @@ async fn manage(global: &crate::cli::Global, command: Command) -> ServiceResult<
         }
         Command::App(cmd) => app_command(&state, cmd).await,
         Command::RegistrationToken(cmd) => registration_token_command(&state, cmd).await,
+        Command::Grant(GrantCommand::List { account }) => {
+            let list = grants::list(&state, account.as_deref()).await?;
+            Ok(json!({ "grants": list }))
+        }
+        Command::Grant(GrantCommand::Revoke { id }) => {
+            grants::revoke(&state, &id).await?;
+            Ok(json!({ "id": id, "revoked": true }))
+        }
         Command::PrivateApp(cmd) => private_app_command(&state, cmd).await,
         Command::Token(TokenCommand::Revoke { token }) => {
             let token = if token == "-" {

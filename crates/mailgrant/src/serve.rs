@@ -27,6 +27,14 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
                 args.access_token_ttl
             )
         })?;
+    let duration = |flag: &str, text: &str, zero_ok: bool| {
+        parse_duration(text)
+            .filter(|s| *s > 0 || (zero_ok && *s == 0))
+            .ok_or_else(|| format!("--{flag} `{text}` is not a duration such as 30s, 1h or 90d"))
+    };
+    let retry_window = duration("refresh-retry-window", &args.refresh_retry_window, true)?;
+    let refresh_idle = duration("refresh-idle-ttl", &args.refresh_idle_ttl, false)?;
+    let refresh_absolute = duration("refresh-absolute-ttl", &args.refresh_absolute_ttl, false)?;
     let url = global.database_url();
     let store = mailgrant_store::open(&url)
         .await
@@ -39,6 +47,9 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
     let mut config = ServerConfig::new(issuer);
     config.lifetimes.access_token = ttl;
     config.open_registration = args.open_registration;
+    config.lifetimes.refresh_retry_window = retry_window;
+    config.lifetimes.refresh_idle = refresh_idle;
+    config.lifetimes.refresh_absolute = refresh_absolute;
     let state = AppState::new(store.clone(), config);
 
     // Keys are made on first start and kept in the database, so every node and the CLI share them.
@@ -86,6 +97,18 @@ async fn purge_expired(state: AppState) {
                     break;
                 }
             }
+        }
+        match state
+            .store()
+            .purge_expired_authorization(state.now() - GRACE)
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(
+                purged = n,
+                "expired sessions, codes and refresh tokens deleted"
+            ),
+            Err(e) => tracing::warn!(error = %e, "purging expired sessions and codes failed"),
         }
     }
 }

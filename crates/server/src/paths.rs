@@ -9,3 +9,8 @@ pub const REGISTER: &str = "/oauth/register";
 pub const API_ACCOUNT: &str = "/v1/account";
 pub const HEALTH: &str = "/healthz";
 pub const OPENAPI: &str = "/openapi.json";
+// Pages of the authorization-code flow (HTML forms, no JavaScript).
+pub const LOGIN: &str = "/login";
+pub const LOGOUT: &str = "/logout";
+pub const CONNECTED_APPS: &str = "/account/connected-apps";
+pub const CONNECTED_APPS_REVOKE: &str = "/account/connected-apps/revoke";

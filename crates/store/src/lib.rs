@@ -1,6 +1,7 @@
 //! Storage for mailgrant: one trait, [`Store`], implemented for SQLite and PostgreSQL over the
 //! same versioned migrations. Nothing here knows HTTP.
 
+mod authz_rows;
 mod migrations;
 pub mod postgres;
 mod rows;
@@ -11,6 +12,9 @@ pub mod suite;
 use async_trait::async_trait;
 use mailgrant_core::model::{
     AccessTokenRecord, Account, App, ClientSecret, Membership, PrivateApp, Role, User,
+};
+use mailgrant_core::records::{
+    AuthorizationCode, Grant, IssuedTokens, LoginThrottle, RefreshTokenRecord, Session,
 };
 use mailgrant_core::registration::RegistrationToken;
 use mailgrant_core::{TokenHash, UnixTime};
@@ -163,6 +167,55 @@ pub trait Store: Send + Sync + 'static {
         secret: Option<&ClientSecret>,
         token_id: Option<&str>,
     ) -> StoreResult<()>;
+    // ---- Authorization-code flow (issue 4): sessions, login throttling, grants, codes,
+    // ---- rotating refresh tokens. Every revocation here appends to the revocations log.
+    async fn create_session(&self, session: &Session) -> StoreResult<()>;
+    async fn session(&self, hash: &TokenHash) -> StoreResult<Option<Session>>;
+    async fn delete_session(&self, hash: &TokenHash) -> StoreResult<()>;
+    async fn login_throttle(&self, email: &str) -> StoreResult<Option<LoginThrottle>>;
+    /// Store the throttle state of `email`; `None` clears it.
+    async fn set_login_throttle(
+        &self,
+        email: &str,
+        state: Option<&LoginThrottle>,
+    ) -> StoreResult<()>;
+    /// The live grant of `account_id` to `client_id`, if any.
+    async fn live_grant(&self, account_id: &str, client_id: &str) -> StoreResult<Option<Grant>>;
+    async fn grant(&self, id: &str) -> StoreResult<Option<Grant>>;
+    /// Grants, newest first; only live ones unless `include_revoked`.
+    async fn list_grants(
+        &self,
+        account_id: Option<&str>,
+        include_revoked: bool,
+    ) -> StoreResult<Vec<Grant>>;
+    /// Insert a grant, or update scopes/user/updated_at of the live grant with the same id.
+    /// A second live grant for the same account and app is a `Conflict`.
+    async fn save_grant(&self, grant: &Grant) -> StoreResult<()>;
+    /// Revoke a live grant and, in the same transaction, every code and token under it.
+    async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()>;
+    async fn create_code(&self, code: &AuthorizationCode) -> StoreResult<()>;
+    async fn code(&self, hash: &TokenHash) -> StoreResult<Option<AuthorizationCode>>;
+    /// Mark the code used and store `tokens`, atomically. `false` when the code was already used:
+    /// then nothing is stored and the code's family is revoked (and that revocation commits).
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        tokens: &IssuedTokens,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// Mark `old` rotated and store its successors, atomically; `false` (storing nothing) when
+    /// `old` was already rotated or revoked: another request won.
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        tokens: &IssuedTokens,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    /// Revoke every refresh and access token of a family; false when nothing was live.
+    async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Delete sessions, codes and refresh tokens that expired before `before`; how many went.
+    async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -13,6 +13,11 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0001_foundation.sql"),
     },
     Migration {
+        version: 2,
+        name: "authorization",
+        sql: include_str!("../migrations/0002_authorization.sql"),
+    },
+    Migration {
         version: 3,
         name: "registration",
         sql: include_str!("../migrations/0003_registration.sql"),

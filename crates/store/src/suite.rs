@@ -463,3 +463,318 @@ pub async fn registration_tokens(store: DynStore) {
     assert_eq!(revoked.revoked_at, Some(NOW + 1));
     assert_eq!(revoked.uses, 1);
 }
+
+// ---- Authorization-code flow (issue 4) ----
+
+fn refresh_record(
+    family: &str,
+    grant: &str,
+    client: &str,
+    account: &str,
+    user: &str,
+) -> (String, mailgrant_core::records::RefreshTokenRecord) {
+    let value = token::generate(TokenKind::Refresh).expose().to_string();
+    let record = mailgrant_core::records::RefreshTokenRecord {
+        hash: TokenHash::of(&value),
+        family_id: family.into(),
+        grant_id: grant.into(),
+        client_id: client.into(),
+        account_id: account.into(),
+        user_id: user.into(),
+        scopes: ScopeSet::parse("account.read").unwrap(),
+        created_at: NOW,
+        family_created_at: NOW,
+        expires_at: NOW + 1000,
+        rotated_at: None,
+        revoked_at: None,
+    };
+    (value, record)
+}
+
+fn issued(
+    account: &str,
+    client: &str,
+    grant: &str,
+    family: &str,
+    user: &str,
+) -> mailgrant_core::records::IssuedTokens {
+    let (_, mut access) = access_token(account, Some(client), Some(NOW + 3600));
+    access.grant_id = Some(grant.into());
+    access.family_id = Some(family.into());
+    access.user_id = Some(user.into());
+    let (_, refresh) = refresh_record(family, grant, client, account, user);
+    mailgrant_core::records::IssuedTokens {
+        access,
+        refresh: Some(refresh),
+    }
+}
+
+/// Sessions, login throttling, grants, codes (single use, replay revokes the family), refresh
+/// rotation (exactly one winner), family and grant revocation with their log entries.
+pub async fn authorization_flow(store: DynStore) {
+    use mailgrant_core::records::{AuthorizationCode, Grant, LoginThrottle, Session};
+    let s: &dyn Store = &*store;
+    let u = user("flow@example.com");
+    s.create_user(&u).await.unwrap();
+    let acct = Account {
+        id: ids::account(),
+        name: "Flow".into(),
+        created_at: NOW,
+    };
+    s.create_account(&acct, &u.id).await.unwrap();
+    let a = app(None);
+    s.create_app(&a, None).await.unwrap();
+
+    // Sessions by hash.
+    let sid = TokenHash::of("session-value");
+    let session = Session {
+        hash: sid,
+        user_id: Some(u.id.clone()),
+        created_at: NOW,
+        expires_at: NOW + 60,
+    };
+    s.create_session(&session).await.unwrap();
+    assert_eq!(
+        s.session(&sid).await.unwrap().unwrap().user_id,
+        Some(u.id.clone())
+    );
+    s.delete_session(&sid).await.unwrap();
+    assert!(s.session(&sid).await.unwrap().is_none());
+
+    // Login throttle: set, update, clear.
+    let t = LoginThrottle {
+        failures: 3,
+        last_failure_at: NOW,
+        locked_until: Some(NOW + 900),
+    };
+    s.set_login_throttle("flow@example.com", Some(&t))
+        .await
+        .unwrap();
+    let t2 = LoginThrottle { failures: 4, ..t };
+    s.set_login_throttle("flow@example.com", Some(&t2))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.login_throttle("flow@example.com").await.unwrap(),
+        Some(t2)
+    );
+    s.set_login_throttle("flow@example.com", None)
+        .await
+        .unwrap();
+    assert!(s
+        .login_throttle("flow@example.com")
+        .await
+        .unwrap()
+        .is_none());
+
+    // Grants: one live grant per account and app; saving again widens it.
+    let mut grant = Grant {
+        id: ids::grant(),
+        account_id: acct.id.clone(),
+        client_id: a.client_id.clone(),
+        user_id: u.id.clone(),
+        scopes: ScopeSet::parse("account.read").unwrap(),
+        created_at: NOW,
+        updated_at: NOW,
+        last_used_at: None,
+        revoked_at: None,
+    };
+    s.save_grant(&grant).await.unwrap();
+    grant.scopes = ScopeSet::parse("account.read contacts.read").unwrap();
+    s.save_grant(&grant).await.unwrap();
+    assert_eq!(
+        s.live_grant(&acct.id, &a.client_id).await.unwrap().unwrap(),
+        grant
+    );
+    let second = Grant {
+        id: ids::grant(),
+        ..grant.clone()
+    };
+    assert!(matches!(
+        s.save_grant(&second).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.list_grants(Some(&acct.id), false).await.unwrap().len(), 1);
+
+    // Codes: single use; a replay stores nothing and revokes the family it started.
+    let family = ids::family();
+    let code_value = token::generate(TokenKind::Code).expose().to_string();
+    let code = AuthorizationCode {
+        hash: TokenHash::of(&code_value),
+        client_id: a.client_id.clone(),
+        redirect_uri: Some("https://sync.example.com/cb".into()),
+        code_challenge: None,
+        account_id: acct.id.clone(),
+        user_id: u.id.clone(),
+        grant_id: grant.id.clone(),
+        family_id: family.clone(),
+        scopes: grant.scopes.clone(),
+        created_at: NOW,
+        expires_at: NOW + 60,
+        used_at: None,
+    };
+    s.create_code(&code).await.unwrap();
+    let stored = s.code(&code.hash).await.unwrap().unwrap();
+    assert_eq!(stored.redirect_uri, code.redirect_uri);
+    assert_eq!(stored.family_id, family);
+    let first = issued(&acct.id, &a.client_id, &grant.id, &family, &u.id);
+    assert!(s.redeem_code(&code.hash, &first, NOW + 1).await.unwrap());
+    assert!(s
+        .access_token(&first.access.hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .is_active(NOW + 2));
+    let again = issued(&acct.id, &a.client_id, &grant.id, &family, &u.id);
+    let (seq, _) = s.revocations_since(-1).await.unwrap();
+    assert!(!s.redeem_code(&code.hash, &again, NOW + 2).await.unwrap());
+    assert!(s.access_token(&again.access.hash).await.unwrap().is_none());
+    assert!(s
+        .access_token(&first.access.hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    let r1 = first.refresh.as_ref().unwrap();
+    assert!(s
+        .refresh_token(&r1.hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    let (_, log) = s.revocations_since(seq).await.unwrap();
+    assert!(log.contains(&Revocation::Family(family.clone())));
+    assert_eq!(
+        s.live_grant(&acct.id, &a.client_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        Some(NOW + 1)
+    );
+
+    // Refresh rotation: one winner; the loser stores nothing.
+    let family2 = ids::family();
+    let (_, root) = refresh_record(&family2, &grant.id, &a.client_id, &acct.id, &u.id);
+    let base = issued(&acct.id, &a.client_id, &grant.id, &family2, &u.id);
+    let base = mailgrant_core::records::IssuedTokens {
+        access: base.access,
+        refresh: Some(root.clone()),
+    };
+    let code2 = AuthorizationCode {
+        hash: TokenHash::of("code-2"),
+        family_id: family2.clone(),
+        ..code.clone()
+    };
+    s.create_code(&code2).await.unwrap();
+    assert!(s.redeem_code(&code2.hash, &base, NOW).await.unwrap());
+    let next_a = issued(&acct.id, &a.client_id, &grant.id, &family2, &u.id);
+    let next_b = issued(&acct.id, &a.client_id, &grant.id, &family2, &u.id);
+    let (ra, rb) = tokio::join!(
+        s.rotate_refresh_token(&root.hash, &next_a, NOW + 5),
+        s.rotate_refresh_token(&root.hash, &next_b, NOW + 5)
+    );
+    assert!(ra.unwrap() ^ rb.unwrap(), "exactly one rotation wins");
+    assert_eq!(
+        s.refresh_token(&root.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .rotated_at,
+        Some(NOW + 5)
+    );
+    let winners = [&next_a, &next_b]
+        .iter()
+        .filter(|t| t.refresh.is_some())
+        .count();
+    assert_eq!(winners, 2);
+    let stored_a = s
+        .refresh_token(&next_a.refresh.as_ref().unwrap().hash)
+        .await
+        .unwrap();
+    let stored_b = s
+        .refresh_token(&next_b.refresh.as_ref().unwrap().hash)
+        .await
+        .unwrap();
+    assert!(stored_a.is_some() ^ stored_b.is_some());
+
+    // Family revocation reaches refresh and access tokens.
+    assert!(s.revoke_family(&family2, NOW + 6).await.unwrap());
+    assert!(s
+        .access_token(&base.access.hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(!s
+        .rotate_refresh_token(&root.hash, &next_a, NOW + 7)
+        .await
+        .unwrap());
+
+    // Grant revocation kills every token and code under it, and is logged.
+    let code3 = AuthorizationCode {
+        hash: TokenHash::of("code-3"),
+        family_id: ids::family(),
+        ..code.clone()
+    };
+    s.create_code(&code3).await.unwrap();
+    let family4 = ids::family();
+    let code4 = AuthorizationCode {
+        hash: TokenHash::of("code-4"),
+        family_id: family4.clone(),
+        ..code.clone()
+    };
+    s.create_code(&code4).await.unwrap();
+    let live = issued(&acct.id, &a.client_id, &grant.id, &family4, &u.id);
+    assert!(s.redeem_code(&code4.hash, &live, NOW).await.unwrap());
+    let (seq, _) = s.revocations_since(-1).await.unwrap();
+    s.revoke_grant(&grant.id, NOW + 10).await.unwrap();
+    assert!(matches!(
+        s.revoke_grant(&grant.id, NOW + 11).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(s
+        .access_token(&live.access.hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    let lr = live.refresh.as_ref().unwrap();
+    assert!(s
+        .refresh_token(&lr.hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_some());
+    assert!(s
+        .code(&code3.hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .used_at
+        .is_some());
+    let (_, log) = s.revocations_since(seq).await.unwrap();
+    assert!(log.contains(&Revocation::Grant(grant.id.clone())));
+    assert!(s
+        .live_grant(&acct.id, &a.client_id)
+        .await
+        .unwrap()
+        .is_none());
+    assert_eq!(s.list_grants(Some(&acct.id), true).await.unwrap().len(), 1);
+    // A new consent after revocation makes a new grant.
+    s.save_grant(&second).await.unwrap();
+    assert!(s
+        .live_grant(&acct.id, &a.client_id)
+        .await
+        .unwrap()
+        .is_some());
+
+    // Purging removes what expired (the session above expired at NOW + 60; codes at NOW + 60).
+    assert!(s.purge_expired_authorization(NOW + 61).await.unwrap() >= 3);
+    assert!(s.code(&code3.hash).await.unwrap().is_none());
+}

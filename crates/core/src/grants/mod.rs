@@ -1,8 +1,11 @@
 //! One module per grant type. Each takes the parsed request, the authenticated client and the
 //! time, and decides; none of them does I/O.
 
+pub mod authorization_code;
+pub mod authorize;
 pub mod client_auth;
 pub mod client_credentials;
+pub mod refresh_token;
 pub mod request;
 
 use crate::clock::UnixTime;

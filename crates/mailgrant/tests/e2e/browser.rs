@@ -380,7 +380,6 @@ fn chromium_reads_server_pages_and_reaches_a_loopback_redirect_uri() {
 /// Written against the page contract (login `email`/`password`/`csrf_token` + submit button;
 /// consent `decision=allow|deny`, maybe `account_id`); the pages come with the flows branch.
 #[test]
-#[ignore = "needs the consent pages (issue-flows branch)"]
 fn chromium_logs_in_consents_and_lands_on_the_redirect_uri_with_a_code() {
     let Some(browser) = Browser::launch_or_skip("the Chromium login-and-consent test") else {
         return;

@@ -5,6 +5,7 @@
 
 mod harness;
 
+mod authorization;
 mod browser;
 mod cli;
 mod client_credentials;

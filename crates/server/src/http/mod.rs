@@ -4,6 +4,7 @@ mod api;
 mod error;
 mod extract;
 mod oauth;
+mod pages;
 
 use crate::paths;
 use crate::state::AppState;
@@ -21,6 +22,20 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route(paths::DISCOVERY, get(oauth::discovery::metadata))
         .route(paths::TOKEN, post(oauth::token::token))
+        .route(
+            paths::AUTHORIZE,
+            get(pages::authorize::start).post(pages::authorize::consent),
+        )
+        .route(
+            paths::LOGIN,
+            get(pages::login::page).post(pages::login::submit),
+        )
+        .route(paths::LOGOUT, post(pages::login::logout))
+        .route(paths::CONNECTED_APPS, get(pages::connected_apps::page))
+        .route(
+            paths::CONNECTED_APPS_REVOKE,
+            post(pages::connected_apps::revoke),
+        )
         .route(paths::REVOKE, post(oauth::revoke::revoke))
         .route(paths::INTROSPECT, post(oauth::introspect::introspect))
         .route(paths::REGISTER, post(oauth::register::register))

@@ -333,6 +333,15 @@ pub async fn revoke_token(state: &AppState, presented: &str) -> ServiceResult<To
                 .revoke_access_token(&hash, state.now())
                 .await?
         }
+        TokenKind::Refresh => match state.store().refresh_token(&hash).await? {
+            Some(r) => {
+                state
+                    .store()
+                    .revoke_family(&r.family_id, state.now())
+                    .await?
+            }
+            None => false,
+        },
         other => {
             return Err(invalid(format!(
                 "{} tokens are revoked another way (rotate the secret, revoke the grant)",

@@ -43,10 +43,13 @@ pub async fn introspect(
     let Ok(kind) = token::parse(presented) else {
         return inactive;
     };
+    let now = state.now();
+    if kind == TokenKind::Refresh {
+        return refresh_token(state, &caller.client_id, presented, now).await;
+    }
     if !matches!(kind, TokenKind::Access | TokenKind::PrivateApp) {
         return inactive;
     }
-    let now = state.now();
     let Some(record) = state
         .store()
         .access_token(&TokenHash::of(presented))
@@ -72,5 +75,33 @@ pub async fn introspect(
         ),
         iss: Some(state.config().issuer.clone()),
         account_id: Some(record.account_id),
+    })
+}
+
+/// A refresh token is introspected only by the client it was issued to.
+async fn refresh_token(
+    state: &AppState,
+    caller: &str,
+    presented: &str,
+    now: i64,
+) -> ServiceResult<Introspection> {
+    let record = state
+        .store()
+        .refresh_token(&TokenHash::of(presented))
+        .await?
+        .filter(|r| r.client_id == caller && r.is_active(now));
+    Ok(match record {
+        None => Introspection::default(),
+        Some(r) => Introspection {
+            active: true,
+            scope: Some(r.scopes.to_string()),
+            client_id: Some(r.client_id),
+            token_type: Some("refresh_token"),
+            exp: Some(r.expires_at),
+            iat: Some(r.created_at),
+            sub: Some(r.user_id),
+            iss: Some(state.config().issuer.clone()),
+            account_id: Some(r.account_id),
+        },
     })
 }

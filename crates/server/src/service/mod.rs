@@ -2,12 +2,17 @@
 //! and talks to storage. No axum here; the HTTP layer and the CLI both call it.
 
 pub mod admin;
+pub mod authorize;
 pub mod bearer;
 pub mod clients;
+pub mod grants;
 pub mod introspection;
+pub mod keys;
 pub mod registration;
 pub mod revocation;
+pub mod session;
 pub mod token;
+pub mod token_flows;
 
 use mailgrant_core::{BearerError, OAuthError};
 use mailgrant_store::StoreError;

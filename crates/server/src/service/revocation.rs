@@ -15,6 +15,21 @@ pub async fn revoke(
     presented: &str,
 ) -> ServiceResult<()> {
     let caller = clients::authenticate(state, client).await?;
+    if token::parse(presented) == Ok(TokenKind::Refresh) {
+        // Revoking a refresh token revokes its whole family (RFC 7009 §2.1).
+        let record = state
+            .store()
+            .refresh_token(&TokenHash::of(presented))
+            .await?;
+        if let Some(r) = record.filter(|r| r.client_id == caller.client_id) {
+            state
+                .store()
+                .revoke_family(&r.family_id, state.now())
+                .await?;
+            tracing::info!(client_id = %caller.client_id, family_id = %r.family_id, "refresh token family revoked by its client");
+        }
+        return Ok(());
+    }
     if token::parse(presented) != Ok(TokenKind::Access) {
         return Ok(());
     }

@@ -1,13 +1,13 @@
 //! The token endpoint: dispatch a typed request to its grant, mint, store durably, answer.
 
-use crate::service::clients;
+use crate::service::{clients, token_flows};
 use crate::state::AppState;
 use crate::ServiceResult;
 use mailgrant_core::grants::client_auth::ClientCredentials;
 use mailgrant_core::grants::request::TokenRequest;
 use mailgrant_core::grants::{client_credentials, IssueDecision};
 use mailgrant_core::model::{AccessTokenRecord, App};
-use mailgrant_core::{token, OAuthError, OAuthErrorCode, TokenHash, TokenKind};
+use mailgrant_core::{token, TokenHash, TokenKind};
 use serde::Serialize;
 
 /// RFC 6749 §5.1.
@@ -38,13 +38,24 @@ pub async fn exchange(
             )?;
             issue_access_token(state, &app, decision).await
         }
-        TokenRequest::AuthorizationCode { .. } | TokenRequest::RefreshToken { .. } => {
-            Err(OAuthError::new(
-                OAuthErrorCode::UnsupportedGrantType,
-                "this grant type is not available yet",
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            token_flows::authorization_code(
+                state,
+                &app,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
             )
-            .into())
+            .await
         }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => token_flows::refresh(state, &app, &refresh_token, scope.as_ref()).await,
     }
 }
 

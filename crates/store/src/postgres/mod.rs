@@ -1,6 +1,7 @@
 //! PostgreSQL backend: a deadpool of tokio-postgres connections. Each write is one transaction;
 //! PostgreSQL groups concurrent commits itself (`commit_delay` and its WAL writer).
 
+mod authz;
 mod queries;
 mod registration;
 

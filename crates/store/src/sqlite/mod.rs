@@ -5,6 +5,7 @@
 //! savepoint, so one failing write does not undo the others, and no caller hears back before the
 //! shared commit is on disk. Reads use a small pool of connections on blocking threads.
 
+mod authz;
 mod queries;
 mod registration;
 

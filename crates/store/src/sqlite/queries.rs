@@ -7,6 +7,9 @@ use async_trait::async_trait;
 use mailgrant_core::model::{
     AccessTokenRecord, Account, App, ClientSecret, Membership, PrivateApp, Role, User,
 };
+use mailgrant_core::records::{
+    AuthorizationCode, Grant, IssuedTokens, LoginThrottle, RefreshTokenRecord, Session,
+};
 use mailgrant_core::registration::RegistrationToken;
 use mailgrant_core::{ScopeSet, TokenHash, UnixTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
@@ -574,6 +577,76 @@ impl Store for SqliteStore {
         .await
     }
 
+    // ---- Authorization-code flow (issue 4): implemented in authz.rs.
+    async fn create_session(&self, session: &Session) -> StoreResult<()> {
+        self.sq_create_session(session).await
+    }
+    async fn session(&self, hash: &TokenHash) -> StoreResult<Option<Session>> {
+        self.sq_session(hash).await
+    }
+    async fn delete_session(&self, hash: &TokenHash) -> StoreResult<()> {
+        self.sq_delete_session(hash).await
+    }
+    async fn login_throttle(&self, email: &str) -> StoreResult<Option<LoginThrottle>> {
+        self.sq_login_throttle(email).await
+    }
+    async fn set_login_throttle(
+        &self,
+        email: &str,
+        state: Option<&LoginThrottle>,
+    ) -> StoreResult<()> {
+        self.sq_set_login_throttle(email, state).await
+    }
+    async fn live_grant(&self, account_id: &str, client_id: &str) -> StoreResult<Option<Grant>> {
+        self.sq_live_grant(account_id, client_id).await
+    }
+    async fn grant(&self, id: &str) -> StoreResult<Option<Grant>> {
+        self.sq_grant(id).await
+    }
+    async fn list_grants(
+        &self,
+        account_id: Option<&str>,
+        include_revoked: bool,
+    ) -> StoreResult<Vec<Grant>> {
+        self.sq_list_grants(account_id, include_revoked).await
+    }
+    async fn save_grant(&self, grant: &Grant) -> StoreResult<()> {
+        self.sq_save_grant(grant).await
+    }
+    async fn revoke_grant(&self, id: &str, now: UnixTime) -> StoreResult<()> {
+        self.sq_revoke_grant(id, now).await
+    }
+    async fn create_code(&self, code: &AuthorizationCode) -> StoreResult<()> {
+        self.sq_create_code(code).await
+    }
+    async fn code(&self, hash: &TokenHash) -> StoreResult<Option<AuthorizationCode>> {
+        self.sq_code(hash).await
+    }
+    async fn redeem_code(
+        &self,
+        hash: &TokenHash,
+        tokens: &IssuedTokens,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        self.sq_redeem_code(hash, tokens, now).await
+    }
+    async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
+        self.sq_refresh_token(hash).await
+    }
+    async fn rotate_refresh_token(
+        &self,
+        old: &TokenHash,
+        tokens: &IssuedTokens,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        self.sq_rotate_refresh_token(old, tokens, now).await
+    }
+    async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
+        self.sq_revoke_family(family_id, now).await
+    }
+    async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64> {
+        self.sq_purge_expired_authorization(before).await
+    }
     // Dynamic client registration (RFC 7591); the queries are in registration.rs.
     async fn create_registration_token(&self, token: &RegistrationToken) -> StoreResult<()> {
         self.create_registration_token_impl(token).await
