@@ -157,10 +157,18 @@ pub fn set_session_cookie(response: &mut Response, state: &AppState, value: Opti
     }
 }
 
-/// Where to go after login: only paths on this server (never `//host` or a full URL).
+/// Where to go after login: only paths on this server (never `//host` or a full URL). Control
+/// characters are refused too: browsers drop tabs and newlines, so `/\t/host` would be `//host`.
 pub fn safe_return_to(candidate: Option<&str>) -> String {
     match candidate {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => p.to_string(),
+        Some(p)
+            if p.starts_with('/')
+                && !p.starts_with("//")
+                && !p.contains('\\')
+                && !p.chars().any(char::is_control) =>
+        {
+            p.to_string()
+        }
         _ => paths::CONNECTED_APPS.to_string(),
     }
 }
@@ -171,4 +179,32 @@ pub fn login_url(return_to: &str) -> String {
         .append_pair("return_to", return_to)
         .finish();
     format!("{}?{q}", paths::LOGIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_return_to;
+    use crate::paths;
+
+    #[test]
+    fn return_to_stays_on_this_server() {
+        assert_eq!(
+            safe_return_to(Some("/oauth/authorize?x=1")),
+            "/oauth/authorize?x=1"
+        );
+        for hostile in [
+            "//evil.example",
+            "https://evil.example/",
+            "/\\evil.example",
+            "/\t/evil.example",
+            "evil",
+        ] {
+            assert_eq!(
+                safe_return_to(Some(hostile)),
+                paths::CONNECTED_APPS,
+                "{hostile:?}"
+            );
+        }
+        assert_eq!(safe_return_to(None), paths::CONNECTED_APPS);
+    }
 }
