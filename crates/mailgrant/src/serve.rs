@@ -31,6 +31,12 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
     let store = mailgrant_store::open(&url)
         .await
         .map_err(|e| format!("could not open the database: {e}"))?;
+    // Every lookup a request makes goes through the revocation-aware cache (see the README).
+    let cache = mailgrant_store::CachedStore::new(store, mailgrant_store::CacheConfig::default())
+        .await
+        .map_err(|e| format!("could not read the revocation log: {e}"))?;
+    tokio::spawn(cache.clone().follow_revocations());
+    let store: mailgrant_store::DynStore = cache;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| format!("could not listen on {}: {e}", args.listen))?;

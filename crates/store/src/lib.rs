@@ -1,6 +1,7 @@
 //! Storage for mailgrant: one trait, [`Store`], implemented for SQLite and PostgreSQL over the
 //! same versioned migrations. Nothing here knows HTTP.
 
+pub mod cache;
 mod migrations;
 pub mod postgres;
 mod rows;
@@ -146,9 +147,23 @@ pub trait Store: Send + Sync + 'static {
         make: &(dyn Fn() -> String + Sync),
         now: UnixTime,
     ) -> StoreResult<String>;
+
+    // ---- Cache support (issue 5): how a cache learns of revocations. Defaults: polling only. ----
+    /// The newest revocation-log `seq`, when the backend can read it without a network round trip
+    /// (SQLite: a local read of a few microseconds). `None` when it cannot; caches then rely on
+    /// [`Store::revocations_since`] polling and [`Store::revocation_signals`].
+    fn revocations_head_local(&self) -> Option<StoreResult<i64>> {
+        None
+    }
+    /// Signals, pushed by the database, that the revocation log grew (PostgreSQL `LISTEN`);
+    /// `None` when the backend has no such push. The channel closes when the push stops.
+    async fn revocation_signals(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<()>>> {
+        Ok(None)
+    }
 }
 
 pub type DynStore = Arc<dyn Store>;
+pub use cache::{CacheConfig, CachedStore};
 
 /// Open the store a URL names: `sqlite://path` (or a bare path) or `postgres://…`.
 pub async fn open(url: &str) -> StoreResult<DynStore> {

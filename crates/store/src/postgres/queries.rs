@@ -596,4 +596,8 @@ impl Store for PostgresStore {
             .map_err(backend)?;
         Ok(row.get(0))
     }
+
+    async fn revocation_signals(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<()>>> {
+        self.listen_revocations().await.map(Some)
+    }
 }

@@ -595,6 +595,10 @@ impl Store for SqliteStore {
         })
         .await
     }
+
+    fn revocations_head_local(&self) -> Option<StoreResult<i64>> {
+        Some(self.revocations_head())
+    }
 }
 
 fn insert_secret(c: &Connection, s: &ClientSecret) -> StoreResult<()> {
