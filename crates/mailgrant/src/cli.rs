@@ -229,7 +229,14 @@ pub fn init_logging(cli: &Cli) {
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| default.to_string());
     let builder = tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::new(filter))
+        // tokio_postgres logs query parameters (token hashes, keys) at debug: never below info.
+        .with_env_filter(
+            EnvFilter::new(filter).add_directive(
+                "tokio_postgres=info"
+                    .parse()
+                    .unwrap_or_else(|_| tracing::Level::INFO.into()),
+            ),
+        )
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     if std::env::var("MAILGRANT_LOG_FORMAT").is_ok_and(|f| f == "json") {

@@ -7,4 +7,5 @@ mod harness;
 
 mod cli;
 mod client_credentials;
+mod multinode;
 mod resource_api;
