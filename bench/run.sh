@@ -110,7 +110,7 @@ BASIC=$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)
 
 # ---- mailgrant ----------------------------------------------------------------------------------
 # Rate limits are raised out of the way: the bench measures the token path, not the limiter.
-SERVE_FLAGS=${SERVE_FLAGS-}
+SERVE_FLAGS=${SERVE_FLAGS---rate-limit-token 10000000/s --rate-limit-api 10000000/s}
 "$BIN" --database-url "$URL" --data-dir "$DATA" serve --listen "127.0.0.1:$PORT" $SERVE_FLAGS \
   > "$RESULTS/mailgrant.stdout" 2> "$RESULTS/mailgrant.log" &
 SERVER_PID=$!

@@ -10,6 +10,7 @@ pub mod lifetimes;
 pub mod model;
 pub mod password;
 pub mod pkce;
+pub mod rate_limit;
 pub mod redirect;
 pub mod scope;
 pub mod secret;

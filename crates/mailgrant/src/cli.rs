@@ -74,6 +74,15 @@ pub struct ServeArgs {
     /// Access-token lifetime, e.g. 1h, 15m.
     #[arg(long, env = "MAILGRANT_ACCESS_TOKEN_TTL", default_value = "1h")]
     pub access_token_ttl: String,
+    /// Token-endpoint requests per client, e.g. 1200/m, 50/s, or off.
+    #[arg(long, env = "MAILGRANT_RATE_LIMIT_TOKEN", default_value = "1200/m")]
+    pub rate_limit_token: String,
+    /// Resource-API requests per account, e.g. 6000/m, or off.
+    #[arg(long, env = "MAILGRANT_RATE_LIMIT_API", default_value = "6000/m")]
+    pub rate_limit_api: String,
+    /// Nodes behind one load balancer: each node enforces 1/N of every limit.
+    #[arg(long, env = "MAILGRANT_RATE_LIMIT_NODES", default_value_t = 1)]
+    pub rate_limit_nodes: u32,
 }
 
 #[derive(Subcommand, Debug)]

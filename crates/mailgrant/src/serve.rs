@@ -2,7 +2,9 @@
 
 use crate::cli::{Global, ServeArgs};
 use mailgrant_core::lifetimes::parse_duration;
+use mailgrant_core::rate_limit::RateLimit;
 use mailgrant_core::{token, TokenKind};
+use mailgrant_server::limits::RateLimits;
 use mailgrant_server::{AppState, ServerConfig};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -27,6 +29,14 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
                 args.access_token_ttl
             )
         })?;
+    let rate = |flag: &str, spec: &str| {
+        RateLimit::parse(spec).map_err(|e| format!("--rate-limit-{flag}: {e}"))
+    };
+    let rate_limits = RateLimits {
+        token: rate("token", &args.rate_limit_token)?,
+        api: rate("api", &args.rate_limit_api)?,
+        nodes: args.rate_limit_nodes.max(1),
+    };
     let url = global.database_url();
     let store = mailgrant_store::open(&url)
         .await
@@ -44,6 +54,7 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
     let issuer = args.issuer.unwrap_or_else(|| format!("http://{local}"));
     let mut config = ServerConfig::new(issuer);
     config.lifetimes.access_token = ttl;
+    config.rate_limits = rate_limits;
     let state = AppState::new(store.clone(), config);
 
     // Keys are made on first start and kept in the database, so every node and the CLI share them.

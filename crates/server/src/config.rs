@@ -1,5 +1,6 @@
 //! Settings the server runs with.
 
+use crate::limits::RateLimits;
 use mailgrant_core::lifetimes::Lifetimes;
 
 #[derive(Debug, Clone)]
@@ -7,6 +8,7 @@ pub struct ServerConfig {
     /// Public base URL, without a trailing slash (RFC 8414 `issuer`).
     pub issuer: String,
     pub lifetimes: Lifetimes,
+    pub rate_limits: RateLimits,
 }
 
 impl ServerConfig {
@@ -14,6 +16,7 @@ impl ServerConfig {
         Self {
             issuer: issuer.into().trim_end_matches('/').to_string(),
             lifetimes: Lifetimes::default(),
+            rate_limits: RateLimits::default(),
         }
     }
 

@@ -10,9 +10,12 @@ const NOW: i64 = 1_800_000_000;
 /// A store, a second handle on the same database (as the CLI would be), an account and an app.
 async fn setup() -> (DynStore, DynStore, String, App, tempfile::TempDir) {
     let (store, dir) = suite::fresh_sqlite().await;
-    let other = crate::open(&format!("sqlite://{}", dir.path().join("test.db").display()))
-        .await
-        .unwrap();
+    let other = crate::open(&format!(
+        "sqlite://{}",
+        dir.path().join("test.db").display()
+    ))
+    .await
+    .unwrap();
     let owner = user("owner@example.com");
     store.create_user(&owner).await.unwrap();
     let account = Account {
@@ -139,7 +142,9 @@ fn revoked(record: Option<AccessTokenRecord>) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_through_the_cache_evicts_at_once() {
     let (store, _other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default()).await.unwrap();
+    let cache = CachedStore::new(store, CacheConfig::default())
+        .await
+        .unwrap();
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
     assert!(!revoked(cache.access_token(&t.hash).await.unwrap()));
@@ -152,7 +157,9 @@ async fn a_revocation_through_the_cache_evicts_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_process_revoking_on_sqlite_is_seen_by_the_next_lookup() {
     let (store, other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default()).await.unwrap();
+    let cache = CachedStore::new(store, CacheConfig::default())
+        .await
+        .unwrap();
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
     assert!(!revoked(cache.access_token(&t.hash).await.unwrap()));
@@ -164,7 +171,9 @@ async fn another_process_revoking_on_sqlite_is_seen_by_the_next_lookup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_token_is_not_remembered() {
     let (store, other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default()).await.unwrap();
+    let cache = CachedStore::new(store, CacheConfig::default())
+        .await
+        .unwrap();
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     assert!(cache.access_token(&t.hash).await.unwrap().is_none());
     other.insert_access_token(&t).await.unwrap();
@@ -225,7 +234,9 @@ async fn following_the_log_evicts_within_the_poll_interval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_rotation_or_app_deletion_drops_the_client_and_its_tokens() {
     let (store, _other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default()).await.unwrap();
+    let cache = CachedStore::new(store, CacheConfig::default())
+        .await
+        .unwrap();
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
     cache.access_token(&t.hash).await.unwrap();
@@ -266,7 +277,9 @@ async fn the_cache_stays_within_its_capacity() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fill_that_raced_an_invalidation_is_dropped() {
     let (store, _other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default()).await.unwrap();
+    let cache = CachedStore::new(store, CacheConfig::default())
+        .await
+        .unwrap();
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
     let stale = t.clone();

@@ -322,7 +322,9 @@ pub async fn cache_hears_postgres_notify(store: DynStore) {
         max_stale: Duration::from_secs(60),
         ..crate::CacheConfig::default()
     };
-    let cache = crate::CachedStore::new(store.clone(), config).await.unwrap();
+    let cache = crate::CachedStore::new(store.clone(), config)
+        .await
+        .unwrap();
     tokio::spawn(cache.clone().follow_revocations());
     tokio::time::sleep(Duration::from_millis(300)).await;
     let owner = user("notify@example.com");

@@ -107,7 +107,10 @@ fn a_secret_rotation_on_the_cli_reaches_both_nodes() {
             if status == 401 {
                 break;
             }
-            assert!(started.elapsed() < Duration::from_millis(50), "old secret still works");
+            assert!(
+                started.elapsed() < Duration::from_millis(50),
+                "old secret still works"
+            );
             std::thread::sleep(Duration::from_millis(2));
         }
     }

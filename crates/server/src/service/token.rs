@@ -28,6 +28,8 @@ pub async fn exchange(
     request: TokenRequest,
 ) -> ServiceResult<TokenResponse> {
     let app = clients::authenticate(state, client).await?;
+    // Keyed after authentication, so nobody can spend another client's budget.
+    state.limits().token.check(&app.client_id)?;
     match request {
         TokenRequest::ClientCredentials { scope } => {
             let decision = client_credentials::decide(

@@ -67,8 +67,7 @@ impl PostgresStore {
         tokio::spawn(async move {
             let _client = kept;
             loop {
-                let message =
-                    std::future::poll_fn(|cx| connection.poll_message(cx)).await;
+                let message = std::future::poll_fn(|cx| connection.poll_message(cx)).await;
                 match message {
                     Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => {
                         if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) =
