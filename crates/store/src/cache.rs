@@ -6,8 +6,10 @@
 //!   applied, so revocations by the CLI or by other nodes arrive within that interval; a push from
 //!   the database ([`Store::revocation_signals`], PostgreSQL `LISTEN`) triggers the same read at once;
 //! - where the backend can read the log's head locally ([`Store::revocations_head_local`], SQLite),
-//!   every cache hit first compares it with what was applied, so a revocation committed by another
-//!   process is honoured by the very next request.
+//!   every token hit first compares it with what was applied, so a token revocation committed by
+//!   another process is honoured by the very next request. Concurrent hits share one head read
+//!   when it started after they arrived. Apps and secrets rely on the poll (≤ `poll`, and never
+//!   more than `max_stale`, behind a change made by another process).
 //!
 //! If the log cannot be read for longer than `max_stale`, hits are not trusted and every lookup goes
 //! to the database. Only positive answers are cached: an unknown token is asked for again, so a
@@ -87,6 +89,8 @@ pub struct CachedStore {
     synced_at: Mutex<Instant>,
     /// One reader of the log at a time.
     sync_lock: tokio::sync::Mutex<()>,
+    /// The last local head read: when it started and what it said.
+    head: Mutex<(Instant, i64)>,
 }
 
 enum Freshness {
@@ -111,6 +115,7 @@ impl CachedStore {
             applied: AtomicI64::new(head),
             synced_at: Mutex::new(Instant::now()),
             sync_lock: tokio::sync::Mutex::new(()),
+            head: Mutex::new((Instant::now(), head)),
         }))
     }
 
@@ -209,8 +214,30 @@ impl CachedStore {
         )
     }
 
-    fn freshness(&self) -> Freshness {
-        match self.inner.revocations_head_local() {
+    /// The log's head as of a read that started no earlier than `arrived`, when the backend can
+    /// read it locally. Hits that queue behind a read which started after they arrived reuse it.
+    fn local_head(&self, arrived: Instant) -> Option<StoreResult<i64>> {
+        let Ok(mut last) = self.head.lock() else {
+            return self.inner.revocations_head_local();
+        };
+        if last.0 >= arrived {
+            return Some(Ok(last.1));
+        }
+        let started = Instant::now();
+        let head = self.inner.revocations_head_local()?;
+        if let Ok(h) = &head {
+            *last = (started, *h);
+        }
+        Some(head)
+    }
+
+    fn freshness(&self, strict: bool) -> Freshness {
+        let local = if strict {
+            self.local_head(Instant::now())
+        } else {
+            None
+        };
+        match local {
             Some(Ok(head)) if head <= self.applied.load(Ordering::Acquire) => Freshness::Fresh,
             Some(Ok(_)) => Freshness::Behind,
             Some(Err(_)) => Freshness::Unknown,
@@ -229,10 +256,16 @@ impl CachedStore {
         }
     }
 
-    /// A cached value if one is held and the cache is known to be current.
-    async fn hit<K: Eq + Hash, V: Clone>(&self, map: &Bounded<K, V>, key: &K) -> Option<V> {
+    /// A cached value if one is held and the cache is current enough: `strict` (tokens) means
+    /// every revocation committed before this call, where the backend can tell.
+    async fn hit<K: Eq + Hash, V: Clone>(
+        &self,
+        map: &Bounded<K, V>,
+        key: &K,
+        strict: bool,
+    ) -> Option<V> {
         let cached = map.get(key)?;
-        match self.freshness() {
+        match self.freshness(strict) {
             Freshness::Fresh => Some(cached),
             Freshness::Behind => {
                 self.sync().await.ok()?;
@@ -320,7 +353,7 @@ impl Store for CachedStore {
     }
     async fn app(&self, client_id: &str) -> StoreResult<Option<App>> {
         let key = client_id.to_string();
-        if let Some(app) = self.hit(&self.apps, &key).await {
+        if let Some(app) = self.hit(&self.apps, &key, false).await {
             return Ok(Some(app));
         }
         self.fill(&self.apps, key, self.inner.app(client_id), App::clone)
@@ -336,7 +369,7 @@ impl Store for CachedStore {
     }
     async fn client_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>> {
         let key = client_id.to_string();
-        if let Some(secrets) = self.hit(&self.secrets, &key).await {
+        if let Some(secrets) = self.hit(&self.secrets, &key, false).await {
             return Ok(secrets);
         }
         // An app without secrets is not worth remembering: it cannot authenticate anyway.
@@ -392,7 +425,7 @@ impl Store for CachedStore {
         self.inner.insert_access_token(token).await
     }
     async fn access_token(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
-        if let Some(record) = self.hit(&self.tokens, hash).await {
+        if let Some(record) = self.hit(&self.tokens, hash, true).await {
             return Ok(Some(record));
         }
         self.fill(
