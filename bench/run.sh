@@ -8,8 +8,9 @@
 #   bench/run.sh --no-peers    mailgrant rows only
 #
 # Knobs (env): DURATION=20s WARMUP=5s REPS=3 CONNS=32 PORT=18088 STORED_TOKENS=10000
-#   (extra expired-later tokens written straight into the database before the server starts, to
-#   measure lookups in a big table), TOKIO_WORKER_THREADS (default: the runtime's), PEERS=../shared/peers,
+#   (extra live tokens written straight into the database before the server starts, to measure
+#   lookups in a big table), EXPIRED_TOKENS=0 (expired ones, purged in the background every second
+#   during the runs), TOKIO_WORKER_THREADS (default: the runtime's), PEERS=../shared/peers,
 #   PEERS_DIR (where setup.sh installed the peers), RESULTS (output folder).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -29,6 +30,7 @@ if [ -n "$SMOKE" ]; then
 fi
 export DURATION=${DURATION:-20s} WARMUP=${WARMUP:-5s} REPS=${REPS:-3} CONNS=${CONNS:-32}
 STORED_TOKENS=${STORED_TOKENS:-10000}
+EXPIRED_TOKENS=${EXPIRED_TOKENS:-0}
 PORT=${PORT:-18088}
 PEERS=${PEERS:-$ROOT/../shared/peers}
 export PEERS_DIR=${PEERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mailgrant-peers}
@@ -106,11 +108,12 @@ BASIC=$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)
 
 # Bulk rows for the big-table runs go straight into the database (bench/seed-tokens.sh), before
 # the server starts: hashes no real token can have, valid a day, one client. Not a product path.
-"$BENCH/seed-tokens.sh" "$BACKEND" "$URL" "$STORED_TOKENS" "$ACCOUNT" "$CLIENT_ID"
+"$BENCH/seed-tokens.sh" "$BACKEND" "$URL" "$STORED_TOKENS" "$ACCOUNT" "$CLIENT_ID" "$EXPIRED_TOKENS"
 
 # ---- mailgrant ----------------------------------------------------------------------------------
 # Rate limits are raised out of the way: the bench measures the token path, not the limiter.
 SERVE_FLAGS=${SERVE_FLAGS---rate-limit-token 10000000/s --rate-limit-api 10000000/s}
+[ "$EXPIRED_TOKENS" -gt 0 ] && SERVE_FLAGS="$SERVE_FLAGS --purge-every 1s"
 "$BIN" --database-url "$URL" --data-dir "$DATA" serve --listen "127.0.0.1:$PORT" $SERVE_FLAGS \
   > "$RESULTS/mailgrant.stdout" 2> "$RESULTS/mailgrant.log" &
 SERVER_PID=$!
@@ -139,6 +142,8 @@ TOKEN=$TOKEN run_wrk mg-account "$BENCH/bearer.lua" "http://127.0.0.1:$PORT/v1/a
 curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" -d "token=$TOKEN" "http://127.0.0.1:$PORT/oauth/introspect" \
   | grep -q '"active":true' || { echo "introspected token is no longer active" >&2; exit 1; }
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
+PURGED=$(grep -o 'purged=[0-9]*' "$RESULTS/mailgrant.log" | cut -d= -f2 | paste -sd+ | bc 2>/dev/null || echo 0)
+echo "expired tokens purged during the runs: ${PURGED:-0} of $EXPIRED_TOKENS" | tee "$RESULTS/purge.txt"
 if grep -qE "mga_|mgs_|mgp_" "$RESULTS/mailgrant.log"; then
   echo "a token value reached the server log" >&2; exit 1
 fi
@@ -159,7 +164,8 @@ if [ -n "$WITH_PEERS" ]; then
 fi
 
 {
-  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  backend: $BACKEND  stored tokens: $STORED_TOKENS"
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  backend: $BACKEND  stored tokens: $STORED_TOKENS  expired: $EXPIRED_TOKENS"
+  cat "$RESULTS/purge.txt"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), kernel $(uname -r)"
   echo "wrk -t1 -c$CONNS, $REPS x $DURATION (warm-up $WARMUP), median of runs; commit $(cd "$ROOT" && git rev-parse --short HEAD)"
 } > "$RESULTS/env.txt"

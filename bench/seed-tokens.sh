@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# seed-tokens.sh BACKEND URL N ACCOUNT CLIENT_ID : write N access-token rows straight into the
-# database (one bulk INSERT), before the server starts, so that lookups run against a big table.
+# seed-tokens.sh BACKEND URL N ACCOUNT CLIENT_ID [EXPIRED] : write N access-token rows straight into
+# the database (one bulk INSERT), before the server starts, so that lookups run against a big table;
+# and EXPIRED more that expired two days ago, for the background purge to delete under load.
 # The hashes are `printf('%064x', i)`, which no real token hashes to, so no seeded row can ever
 # authorise a request; they expire in a day. This is bench tooling, not a code path of mailgrant.
 set -euo pipefail
-BACKEND=$1 URL=$2 N=$3 ACCOUNT=$4 CLIENT=$5
-[ "$N" -gt 0 ] || exit 0
+BACKEND=$1 URL=$2 N=$3 ACCOUNT=$4 CLIENT=$5 EXPIRED=${6:-0}
+[ "$N" -gt 0 ] || [ "$EXPIRED" -gt 0 ] || exit 0
 t0=$(date +%s)
 if [ "$BACKEND" = postgres ]; then
   psql -q "$URL" -v ON_ERROR_STOP=1 <<SQL
@@ -13,6 +14,10 @@ INSERT INTO access_tokens (hash, kind, account_id, client_id, scopes, created_at
 SELECT lpad(to_hex(i), 64, '0'), 'access', '$ACCOUNT', '$CLIENT', 'account.read',
        extract(epoch FROM now())::bigint, extract(epoch FROM now())::bigint + 86400
 FROM generate_series(1, $N) AS i;
+INSERT INTO access_tokens (hash, kind, account_id, client_id, scopes, created_at, expires_at)
+SELECT lpad(to_hex(i), 64, 'e'), 'access', '$ACCOUNT', '$CLIENT', 'account.read',
+       extract(epoch FROM now())::bigint - 259200, extract(epoch FROM now())::bigint - 172800
+FROM generate_series(1, $EXPIRED) AS i;
 ANALYZE access_tokens;
 SQL
 else
@@ -23,8 +28,12 @@ BEGIN;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $N)
 INSERT INTO access_tokens (hash, kind, account_id, client_id, scopes, created_at, expires_at)
 SELECT printf('%064x', i), 'access', '$ACCOUNT', '$CLIENT', 'account.read',
-       strftime('%s','now'), strftime('%s','now') + 86400 FROM n;
+       strftime('%s','now'), strftime('%s','now') + 86400 FROM n WHERE $N > 0;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $EXPIRED)
+INSERT INTO access_tokens (hash, kind, account_id, client_id, scopes, created_at, expires_at)
+SELECT printf('e%063x', i), 'access', '$ACCOUNT', '$CLIENT', 'account.read',
+       strftime('%s','now') - 259200, strftime('%s','now') - 172800 FROM n WHERE $EXPIRED > 0;
 COMMIT;
 SQL
 fi
-echo "seeded $N stored tokens in $(($(date +%s) - t0)) s"
+echo "seeded $N stored tokens and $EXPIRED expired ones in $(($(date +%s) - t0)) s"

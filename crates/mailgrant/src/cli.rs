@@ -83,6 +83,9 @@ pub struct ServeArgs {
     /// Nodes behind one load balancer: each node enforces 1/N of every limit.
     #[arg(long, env = "MAILGRANT_RATE_LIMIT_NODES", default_value_t = 1)]
     pub rate_limit_nodes: u32,
+    /// How often expired tokens are deleted (in small batches, between other writes).
+    #[arg(long, env = "MAILGRANT_PURGE_EVERY", default_value = "60s")]
+    pub purge_every: String,
 }
 
 #[derive(Subcommand, Debug)]
