@@ -21,7 +21,7 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn exchange(
     state: &AppState,
     client: &ClientCredentials,
