@@ -6,10 +6,10 @@
 //!   applied, so revocations by the CLI or by other nodes arrive within that interval; a push from
 //!   the database ([`Store::revocation_signals`], PostgreSQL `LISTEN`) triggers the same read at once;
 //! - where the backend can read the log's head locally ([`Store::revocations_head_local`], SQLite),
-//!   every token hit first compares it with what was applied, so a token revocation committed by
-//!   another process is honoured by the very next request. Concurrent hits share one head read
-//!   when it started after they arrived. Apps and secrets rely on the poll (≤ `poll`, and never
-//!   more than `max_stale`, behind a change made by another process).
+//!   a hit first compares it with what was applied, so a revocation or rotation committed by
+//!   another process (the CLI) is honoured by the very next request. A head read serves every
+//!   lookup of every request that arrived before it started ([`within_request`] marks arrival),
+//!   so one request pays for at most one, and concurrent requests share them.
 //!
 //! If the log cannot be read for longer than `max_stale`, hits are not trusted and every lookup goes
 //! to the database. Only positive answers are cached: an unknown token is asked for again, so a
@@ -27,6 +27,22 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+tokio::task_local! {
+    static REQUEST_ARRIVED: Instant;
+}
+
+/// Run `f` (the handling of one request) with its arrival time noted, so that its lookups can
+/// share one freshness check. Outside of it, each lookup counts as a new arrival.
+pub async fn within_request<F: std::future::Future>(f: F) -> F::Output {
+    REQUEST_ARRIVED.scope(Instant::now(), f).await
+}
+
+fn arrival() -> Instant {
+    REQUEST_ARRIVED
+        .try_with(|at| *at)
+        .unwrap_or_else(|_| Instant::now())
+}
+
 #[derive(Debug, Clone)]
 pub struct CacheConfig {
     /// Entries per kind (tokens, apps, secrets, accounts); a full map starts over.
@@ -37,6 +53,9 @@ pub struct CacheConfig {
     pub max_stale: Duration,
     /// Accounts have no revocation; they are kept this long.
     pub account_ttl: Duration,
+    /// Check the log's head on hits where the backend can read it locally (SQLite), so that
+    /// another process's revocation is honoured by the next request. Off: poll only.
+    pub local_head: bool,
 }
 
 impl Default for CacheConfig {
@@ -46,6 +65,7 @@ impl Default for CacheConfig {
             poll: Duration::from_millis(200),
             max_stale: Duration::from_secs(1),
             account_ttl: Duration::from_secs(1),
+            local_head: true,
         }
     }
 }
@@ -231,9 +251,9 @@ impl CachedStore {
         Some(head)
     }
 
-    fn freshness(&self, strict: bool) -> Freshness {
-        let local = if strict {
-            self.local_head(Instant::now())
+    fn freshness(&self) -> Freshness {
+        let local = if self.config.local_head {
+            self.local_head(arrival())
         } else {
             None
         };
@@ -256,16 +276,11 @@ impl CachedStore {
         }
     }
 
-    /// A cached value if one is held and the cache is current enough: `strict` (tokens) means
-    /// every revocation committed before this call, where the backend can tell.
-    async fn hit<K: Eq + Hash, V: Clone>(
-        &self,
-        map: &Bounded<K, V>,
-        key: &K,
-        strict: bool,
-    ) -> Option<V> {
+    /// A cached value if one is held and the cache is current: every revocation committed before
+    /// the request arrived is applied (where the backend can tell; else within `max_stale`).
+    async fn hit<K: Eq + Hash, V: Clone>(&self, map: &Bounded<K, V>, key: &K) -> Option<V> {
         let cached = map.get(key)?;
-        match self.freshness(strict) {
+        match self.freshness() {
             Freshness::Fresh => Some(cached),
             Freshness::Behind => {
                 self.sync().await.ok()?;
@@ -353,7 +368,7 @@ impl Store for CachedStore {
     }
     async fn app(&self, client_id: &str) -> StoreResult<Option<App>> {
         let key = client_id.to_string();
-        if let Some(app) = self.hit(&self.apps, &key, false).await {
+        if let Some(app) = self.hit(&self.apps, &key).await {
             return Ok(Some(app));
         }
         self.fill(&self.apps, key, self.inner.app(client_id), App::clone)
@@ -369,7 +384,7 @@ impl Store for CachedStore {
     }
     async fn client_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>> {
         let key = client_id.to_string();
-        if let Some(secrets) = self.hit(&self.secrets, &key, false).await {
+        if let Some(secrets) = self.hit(&self.secrets, &key).await {
             return Ok(secrets);
         }
         // An app without secrets is not worth remembering: it cannot authenticate anyway.
@@ -425,7 +440,7 @@ impl Store for CachedStore {
         self.inner.insert_access_token(token).await
     }
     async fn access_token(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
-        if let Some(record) = self.hit(&self.tokens, hash, true).await {
+        if let Some(record) = self.hit(&self.tokens, hash).await {
             return Ok(Some(record));
         }
         self.fill(

@@ -36,105 +36,6 @@ async fn setup() -> (DynStore, DynStore, String, App, tempfile::TempDir) {
     (store, other, account.id, a, dir)
 }
 
-/// SQLite without its local head check: what a cache sees on a backend that only polls.
-struct PollOnly(DynStore);
-
-#[async_trait]
-impl Store for PollOnly {
-    fn backend(&self) -> &'static str {
-        "poll-only"
-    }
-    async fn create_user(&self, u: &User) -> StoreResult<()> {
-        self.0.create_user(u).await
-    }
-    async fn user_by_email(&self, e: &str) -> StoreResult<Option<User>> {
-        self.0.user_by_email(e).await
-    }
-    async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
-        self.0.user_by_id(id).await
-    }
-    async fn create_account(&self, a: &Account, o: &str) -> StoreResult<()> {
-        self.0.create_account(a, o).await
-    }
-    async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
-        self.0.account(id).await
-    }
-    async fn add_member(&self, a: &str, u: &str, r: Role, n: UnixTime) -> StoreResult<()> {
-        self.0.add_member(a, u, r, n).await
-    }
-    async fn memberships_of(&self, u: &str) -> StoreResult<Vec<Membership>> {
-        self.0.memberships_of(u).await
-    }
-    async fn create_app(&self, a: &App, s: Option<&ClientSecret>) -> StoreResult<()> {
-        self.0.create_app(a, s).await
-    }
-    async fn app(&self, c: &str) -> StoreResult<Option<App>> {
-        self.0.app(c).await
-    }
-    async fn list_apps(&self, a: Option<&str>) -> StoreResult<Vec<App>> {
-        self.0.list_apps(a).await
-    }
-    async fn delete_app(&self, c: &str, n: UnixTime) -> StoreResult<()> {
-        self.0.delete_app(c, n).await
-    }
-    async fn client_secrets(&self, c: &str) -> StoreResult<Vec<ClientSecret>> {
-        self.0.client_secrets(c).await
-    }
-    async fn rotate_client_secret(&self, s: &ClientSecret, u: UnixTime) -> StoreResult<()> {
-        self.0.rotate_client_secret(s, u).await
-    }
-    async fn create_private_app(&self, a: &PrivateApp, t: &AccessTokenRecord) -> StoreResult<()> {
-        self.0.create_private_app(a, t).await
-    }
-    async fn private_app(&self, id: &str) -> StoreResult<Option<PrivateApp>> {
-        self.0.private_app(id).await
-    }
-    async fn list_private_apps(&self, a: Option<&str>) -> StoreResult<Vec<PrivateApp>> {
-        self.0.list_private_apps(a).await
-    }
-    async fn rotate_private_app(
-        &self,
-        id: &str,
-        t: &AccessTokenRecord,
-        n: UnixTime,
-    ) -> StoreResult<()> {
-        self.0.rotate_private_app(id, t, n).await
-    }
-    async fn revoke_private_app(&self, id: &str, n: UnixTime) -> StoreResult<()> {
-        self.0.revoke_private_app(id, n).await
-    }
-    async fn insert_access_token(&self, t: &AccessTokenRecord) -> StoreResult<()> {
-        self.0.insert_access_token(t).await
-    }
-    async fn access_token(&self, h: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
-        self.0.access_token(h).await
-    }
-    async fn revoke_access_token(&self, h: &TokenHash, n: UnixTime) -> StoreResult<bool> {
-        self.0.revoke_access_token(h, n).await
-    }
-    async fn list_access_tokens(
-        &self,
-        f: &TokenFilter,
-        n: UnixTime,
-    ) -> StoreResult<Vec<AccessTokenRecord>> {
-        self.0.list_access_tokens(f, n).await
-    }
-    async fn purge_expired(&self, b: UnixTime, l: u32) -> StoreResult<u64> {
-        self.0.purge_expired(b, l).await
-    }
-    async fn revocations_since(&self, s: i64) -> StoreResult<(i64, Vec<Revocation>)> {
-        self.0.revocations_since(s).await
-    }
-    async fn server_key(
-        &self,
-        n: &str,
-        m: &(dyn Fn() -> String + Sync),
-        t: UnixTime,
-    ) -> StoreResult<String> {
-        self.0.server_key(n, m, t).await
-    }
-}
-
 fn revoked(record: Option<AccessTokenRecord>) -> bool {
     record.is_some_and(|r| r.revoked_at.is_some())
 }
@@ -185,11 +86,10 @@ async fn a_polling_cache_applies_the_log_and_distrusts_itself_when_the_log_is_st
     let (store, other, account, a, _dir) = setup().await;
     let config = CacheConfig {
         max_stale: Duration::from_millis(300),
+        local_head: false,
         ..CacheConfig::default()
     };
-    let cache = CachedStore::new(Arc::new(PollOnly(store)), config)
-        .await
-        .unwrap();
+    let cache = CachedStore::new(store, config).await.unwrap();
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
     assert!(!revoked(cache.access_token(&t.hash).await.unwrap()));
@@ -214,11 +114,10 @@ async fn following_the_log_evicts_within_the_poll_interval() {
     let (store, other, account, a, _dir) = setup().await;
     let config = CacheConfig {
         poll: Duration::from_millis(50),
+        local_head: false,
         ..CacheConfig::default()
     };
-    let cache = CachedStore::new(Arc::new(PollOnly(store)), config)
-        .await
-        .unwrap();
+    let cache = CachedStore::new(store, config).await.unwrap();
     tokio::spawn(cache.clone().follow_revocations());
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
