@@ -11,6 +11,7 @@ pub mod login;
 pub mod model;
 pub mod password;
 pub mod pkce;
+pub mod rate_limit;
 pub mod records;
 pub mod redirect;
 pub mod registration;

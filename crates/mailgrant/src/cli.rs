@@ -111,6 +111,18 @@ pub struct ServeArgs {
     /// A refresh token family ends this long after the code exchange that started it.
     #[arg(long, env = "MAILGRANT_REFRESH_ABSOLUTE_TTL", default_value = "365d")]
     pub refresh_absolute_ttl: String,
+    /// Token-endpoint requests per client, e.g. 1200/m, 50/s, or off.
+    #[arg(long, env = "MAILGRANT_RATE_LIMIT_TOKEN", default_value = "1200/m")]
+    pub rate_limit_token: String,
+    /// Resource-API requests per account, e.g. 6000/m, or off.
+    #[arg(long, env = "MAILGRANT_RATE_LIMIT_API", default_value = "6000/m")]
+    pub rate_limit_api: String,
+    /// Nodes behind one load balancer: each node enforces 1/N of every limit.
+    #[arg(long, env = "MAILGRANT_RATE_LIMIT_NODES", default_value_t = 1)]
+    pub rate_limit_nodes: u32,
+    /// How often expired tokens are deleted (in small batches, between other writes).
+    #[arg(long, env = "MAILGRANT_PURGE_EVERY", default_value = "60s")]
+    pub purge_every: String,
 }
 
 #[derive(Subcommand, Debug)]

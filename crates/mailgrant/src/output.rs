@@ -57,6 +57,7 @@ pub fn fail(json: bool, error: &ServiceError) -> ExitCode {
         ServiceError::NotFound(_) => (3, "not_found"),
         ServiceError::Conflict(_) => (4, "conflict"),
         ServiceError::Forbidden(_) => (1, "forbidden"),
+        ServiceError::RateLimited(_) => (1, "rate_limited"),
         ServiceError::Store(_) => (1, "internal"),
     };
     let message = match error {

@@ -1,5 +1,6 @@
 //! Settings the server runs with.
 
+use crate::limits::RateLimits;
 use mailgrant_core::lifetimes::Lifetimes;
 
 #[derive(Debug, Clone)]
@@ -9,6 +10,7 @@ pub struct ServerConfig {
     pub lifetimes: Lifetimes,
     /// Dynamic client registration without an initial access token (off by default).
     pub open_registration: bool,
+    pub rate_limits: RateLimits,
 }
 
 impl ServerConfig {
@@ -17,6 +19,7 @@ impl ServerConfig {
             issuer: issuer.into().trim_end_matches('/').to_string(),
             lifetimes: Lifetimes::default(),
             open_registration: false,
+            rate_limits: RateLimits::default(),
         }
     }
 

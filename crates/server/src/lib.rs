@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod http;
+pub mod limits;
 pub mod paths;
 pub mod service;
 pub mod state;

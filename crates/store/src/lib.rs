@@ -2,6 +2,7 @@
 //! same versioned migrations. Nothing here knows HTTP.
 
 mod authz_rows;
+pub mod cache;
 mod migrations;
 pub mod postgres;
 mod rows;
@@ -216,9 +217,22 @@ pub trait Store: Send + Sync + 'static {
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool>;
     /// Delete sessions, codes and refresh tokens that expired before `before`; how many went.
     async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64>;
+    // ---- Cache support (issue 5): how a cache learns of revocations. Defaults: polling only. ----
+    /// The newest revocation-log `seq`, when the backend can read it without a network round trip
+    /// (SQLite: a local read of a few microseconds). `None` when it cannot; caches then rely on
+    /// [`Store::revocations_since`] polling and [`Store::revocation_signals`].
+    fn revocations_head_local(&self) -> Option<StoreResult<i64>> {
+        None
+    }
+    /// Signals, pushed by the database, that the revocation log grew (PostgreSQL `LISTEN`);
+    /// `None` when the backend has no such push. The channel closes when the push stops.
+    async fn revocation_signals(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<()>>> {
+        Ok(None)
+    }
 }
 
 pub type DynStore = Arc<dyn Store>;
+pub use cache::{CacheConfig, CachedStore};
 
 /// Open the store a URL names: `sqlite://path` (or a bare path) or `postgres://…`.
 pub async fn open(url: &str) -> StoreResult<DynStore> {

@@ -778,3 +778,40 @@ pub async fn authorization_flow(store: DynStore) {
     assert!(s.purge_expired_authorization(NOW + 61).await.unwrap() >= 3);
     assert!(s.code(&code3.hash).await.unwrap().is_none());
 }
+
+/// Issue 5: a cache following the log of a PostgreSQL store drops a token revoked behind its back
+/// (as by another node) within 50 ms, through `LISTEN`, long before its next poll.
+pub async fn cache_hears_postgres_notify(store: DynStore) {
+    use std::time::{Duration, Instant};
+    let config = crate::CacheConfig {
+        poll: Duration::from_secs(30),
+        max_stale: Duration::from_secs(60),
+        ..crate::CacheConfig::default()
+    };
+    let cache = crate::CachedStore::new(store.clone(), config)
+        .await
+        .unwrap();
+    tokio::spawn(cache.clone().follow_revocations());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let owner = user("notify@example.com");
+    store.create_user(&owner).await.unwrap();
+    let acct = Account {
+        id: ids::account(),
+        name: "Notify".into(),
+        created_at: NOW,
+    };
+    store.create_account(&acct, &owner.id).await.unwrap();
+    let (_, t) = access_token(&acct.id, None, Some(NOW + 3600));
+    store.insert_access_token(&t).await.unwrap();
+    assert!(cache.access_token(&t.hash).await.unwrap().is_some());
+    assert_eq!(cache.sizes().0, 1);
+    store.revoke_access_token(&t.hash, NOW).await.unwrap();
+    let revoked = Instant::now();
+    while cache.sizes().0 > 0 {
+        assert!(
+            revoked.elapsed() < Duration::from_millis(50),
+            "NOTIFY did not reach the cache within 50 ms"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}

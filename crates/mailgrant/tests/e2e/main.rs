@@ -9,5 +9,6 @@ mod authorization;
 mod browser;
 mod cli;
 mod client_credentials;
+mod multinode;
 mod registration;
 mod resource_api;

@@ -164,3 +164,63 @@ fn openapi_document_describes_the_api() {
         &doc["components"]["securitySchemes"]["oauth2"]["flows"]["clientCredentials"]["scopes"];
     assert!(scopes["account.read"].is_string());
 }
+
+/// 429 with `Retry-After` and `RateLimit-*`, per client at the token endpoint and per account at
+/// the API; other clients are not affected.
+#[test]
+fn rate_limits_answer_429_with_retry_after_and_ratelimit_headers() {
+    let server = TestServer::start_with(
+        None,
+        &["--rate-limit-token", "2/m", "--rate-limit-api", "3/m"],
+    );
+    let f = seed(&server);
+    let token = client_credentials_token(&server, &f, "account.read");
+    client_credentials_token(&server, &f, "account.read");
+    let limited = http()
+        .post(server.url("/oauth/token"))
+        .basic_auth(&f.client_id, Some(&f.client_secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .unwrap();
+    assert_eq!(limited.status(), 429);
+    let h = limited.headers();
+    let retry: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=30).contains(&retry), "retry-after {retry}");
+    assert_eq!(h["ratelimit-limit"], "2");
+    assert_eq!(h["ratelimit-remaining"], "0");
+    assert_eq!(h["ratelimit-policy"], "2;w=60");
+    assert!(h.contains_key("ratelimit-reset"));
+    let body: Value = limited.json().unwrap();
+    assert_eq!(body["error"], "rate_limited");
+
+    // The API: per account.
+    for _ in 0..3 {
+        assert_eq!(
+            get_account(&server, Some(&format!("Bearer {token}"))).0,
+            200
+        );
+    }
+    let response = http()
+        .get(server.url("/v1/account"))
+        .bearer_auth(&token)
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 429);
+    assert_eq!(response.headers()["ratelimit-limit"], "3");
+    assert!(response.headers().contains_key("retry-after"));
+
+    // Bad flags are refused before anything opens.
+    let out = std::process::Command::new(crate::harness::BIN)
+        .args([
+            "serve",
+            "--rate-limit-token",
+            "lots",
+            "--data-dir",
+            "/nonexistent/mg",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--rate-limit-token"));
+    server.assert_log_clean();
+}

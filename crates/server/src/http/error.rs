@@ -1,6 +1,7 @@
 //! The one mapping from service errors to HTTP responses: RFC 6749 bodies at the OAuth edge,
 //! RFC 6750 challenges at the API, JSON everywhere, no internal detail to clients.
 
+use crate::limits::Limited;
 use crate::ServiceError;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +34,32 @@ fn oauth_error(e: &OAuthError) -> Response {
     response
 }
 
+/// 429 with `Retry-After` (RFC 9110) and the `RateLimit-*` fields (IETF httpapi draft).
+fn rate_limited(l: &Limited) -> Response {
+    let message = format!("too many requests; retry after {} s", l.retry_after_secs);
+    let mut response = (
+        StatusCode::TOO_MANY_REQUESTS,
+        Json(json!({ "error": "rate_limited", "error_description": message, "message": message })),
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    for (name, value) in [
+        ("retry-after", l.retry_after_secs.to_string()),
+        ("ratelimit-limit", l.limit.to_string()),
+        ("ratelimit-remaining", "0".to_string()),
+        ("ratelimit-reset", l.reset_secs.to_string()),
+        (
+            "ratelimit-policy",
+            format!("{};w={}", l.limit, l.window_secs),
+        ),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
 impl IntoResponse for ServiceError {
     fn into_response(self) -> Response {
         match &self {
@@ -53,6 +80,7 @@ impl IntoResponse for ServiceError {
             ServiceError::NotFound(m) => json_error(StatusCode::NOT_FOUND, "not_found", m),
             ServiceError::Conflict(m) => json_error(StatusCode::CONFLICT, "conflict", m),
             ServiceError::Forbidden(m) => json_error(StatusCode::FORBIDDEN, "forbidden", m),
+            ServiceError::RateLimited(l) => rate_limited(l),
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "storage failure");
                 json_error(

@@ -56,7 +56,8 @@ async fn access_log(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "unmatched".to_string());
-    let mut response = next.run(request).await;
+    // Lookups of this request share one revocation-freshness check (see mailgrant_store::cache).
+    let mut response = mailgrant_store::cache::within_request(next.run(request)).await;
     response.headers_mut().insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -17,5 +17,8 @@ pub async fn authorize(
         .access_token(&TokenHash::of(presented))
         .await?;
     access::authorize(record.as_ref(), scope, state.now())?;
-    record.ok_or_else(|| mailgrant_core::BearerError::InvalidToken("unknown token".into()).into())
+    let record =
+        record.ok_or_else(|| mailgrant_core::BearerError::InvalidToken("unknown token".into()))?;
+    state.limits().api.check(&record.account_id)?;
+    Ok(record)
 }

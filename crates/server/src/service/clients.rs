@@ -6,7 +6,7 @@ use mailgrant_core::grants::client_auth::{self, ClientCredentials};
 use mailgrant_core::model::App;
 
 /// Authenticate the presented client; the app on success, `invalid_client` otherwise.
-#[tracing::instrument(skip_all, fields(client_id = %presented.client_id()))]
+#[tracing::instrument(level = "debug", skip_all, fields(client_id = %presented.client_id()))]
 pub async fn authenticate(state: &AppState, presented: &ClientCredentials) -> ServiceResult<App> {
     let store = state.store();
     let app = store.app(presented.client_id()).await?;

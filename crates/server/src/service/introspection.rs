@@ -29,7 +29,7 @@ pub struct Introspection {
     pub account_id: Option<String>,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn introspect(
     state: &AppState,
     client: &ClientCredentials,

@@ -35,6 +35,9 @@ pub enum ServiceError {
     Conflict(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    /// Too many requests for one client or account (429).
+    #[error("rate limit exceeded")]
+    RateLimited(crate::limits::Limited),
     /// Storage failed. The detail goes to the log, never to a client.
     #[error("internal error")]
     Store(#[source] StoreError),

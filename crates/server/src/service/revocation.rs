@@ -8,7 +8,7 @@ use mailgrant_core::{token, TokenHash, TokenKind};
 
 /// Revoke `presented` if it was issued to the calling client. Unknown or foreign tokens are
 /// answered the same way as revoked ones (RFC 7009 §2.2), so the endpoint reveals nothing.
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn revoke(
     state: &AppState,
     client: &ClientCredentials,

@@ -21,13 +21,15 @@ pub struct TokenResponse {
     pub refresh_token: Option<String>,
 }
 
-#[tracing::instrument(skip_all)]
+#[tracing::instrument(level = "debug", skip_all)]
 pub async fn exchange(
     state: &AppState,
     client: &ClientCredentials,
     request: TokenRequest,
 ) -> ServiceResult<TokenResponse> {
     let app = clients::authenticate(state, client).await?;
+    // Keyed after authentication, so nobody can spend another client's budget.
+    state.limits().token.check(&app.client_id)?;
     match request {
         TokenRequest::ClientCredentials { scope } => {
             let decision = client_credentials::decide(

@@ -57,6 +57,44 @@ impl PostgresStore {
         &self.url
     }
 
+    /// `LISTEN` on `mailgrant_revocations` over a connection of its own; one `()` per
+    /// notification (coalesced when the reader lags). The channel closes if the connection drops.
+    pub async fn listen_revocations(&self) -> StoreResult<tokio::sync::mpsc::Receiver<()>> {
+        let (client, mut connection) = tokio_postgres::connect(&self.url, NoTls)
+            .await
+            .map_err(backend)?;
+        let (tx, rx) = tokio::sync::mpsc::channel(1);
+        // The client lives in the task (inside this receiver): dropping it would end the connection.
+        let (keep, kept) = tokio::sync::oneshot::channel::<tokio_postgres::Client>();
+        tokio::spawn(async move {
+            let _client = kept;
+            loop {
+                let message = std::future::poll_fn(|cx| connection.poll_message(cx)).await;
+                match message {
+                    Some(Ok(tokio_postgres::AsyncMessage::Notification(_))) => {
+                        if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) =
+                            tx.try_send(())
+                        {
+                            break;
+                        }
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "the LISTEN connection failed");
+                        break;
+                    }
+                    None => break,
+                }
+            }
+        });
+        client
+            .batch_execute("LISTEN mailgrant_revocations")
+            .await
+            .map_err(backend)?;
+        let _ = keep.send(client);
+        Ok(rx)
+    }
+
     pub(crate) async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
         self.pool.get().await.map_err(backend)
     }

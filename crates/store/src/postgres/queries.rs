@@ -91,12 +91,20 @@ pub(crate) async fn insert_token(c: &impl GenericClient, t: &AccessTokenRecord) 
     Ok(())
 }
 
+/// An arbitrary constant naming the lock that orders the revocation log.
+const REVOCATION_LOG_LOCK: i64 = 0x6d67_7265_766f;
+
 pub(crate) async fn log_revocation(
     c: &impl GenericClient,
     what: &Revocation,
     now: UnixTime,
 ) -> StoreResult<()> {
     let (target, key) = what.parts();
+    // Revocations take turns (until commit), so `seq` order is commit order and a cache reading
+    // `seq > last` can never skip one that committed late with a smaller number.
+    c.execute("SELECT pg_advisory_xact_lock($1)", &[&REVOCATION_LOG_LOCK])
+        .await
+        .map_err(backend)?;
     c.execute(
         "INSERT INTO revocations (target, key, created_at) VALUES ($1, $2, $3)",
         &[&target, &key, &now],
@@ -699,5 +707,8 @@ impl Store for PostgresStore {
         token_id: Option<&str>,
     ) -> StoreResult<()> {
         self.register_app_impl(app, secret, token_id).await
+    }
+    async fn revocation_signals(&self) -> StoreResult<Option<tokio::sync::mpsc::Receiver<()>>> {
+        self.listen_revocations().await.map(Some)
     }
 }

@@ -26,6 +26,8 @@ type Job = Box<dyn FnOnce(&Connection) -> Completion + Send>;
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     readers: Arc<ReaderPool>,
+    /// A read connection kept for [`SqliteStore::revocations_head`], which runs inline.
+    head: Mutex<Option<Connection>>,
 }
 
 struct ReaderPool {
@@ -44,6 +46,8 @@ impl ReaderPool {
         )
         .map_err(backend)?;
         conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+        conn.execute_batch("PRAGMA mmap_size = 268435456;")
+            .map_err(backend)?;
         Ok(conn)
     }
 
@@ -75,10 +79,15 @@ pub(crate) fn conflict_as(what: &'static str) -> impl Fn(rusqlite::Error) -> Sto
 
 fn configure(conn: &Connection) -> StoreResult<()> {
     conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+    // The writer keeps the hot index pages of a large token table in memory (64 MiB) and reads
+    // through a memory map instead of read() calls; durability is unchanged (WAL, FULL). A larger
+    // cache costs more per commit (SQLite walks it in pager_end_transaction): 16 MiB measured best.
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;",
+         PRAGMA foreign_keys = ON;
+         PRAGMA cache_size = -16384;
+         PRAGMA mmap_size = 268435456;",
     )
     .map_err(backend)
 }
@@ -119,10 +128,24 @@ impl SqliteStore {
         let mut conn = Connection::open(&path).map_err(backend)?;
         configure(&conn)?;
         migrate(&mut conn)?;
+        // Checkpoints run on their own thread (below), not inside the writer's commits.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+            .map_err(backend)?;
+        let checkpointer = Connection::open(&path).map_err(backend)?;
+        configure(&checkpointer)?;
         let (tx, rx) = mpsc::channel(4096);
+        let alive = Arc::new(());
+        let weak = Arc::downgrade(&alive);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || {
+                writer_loop(conn, rx);
+                drop(alive);
+            })
+            .map_err(|e| StoreError::Backend(e.to_string()))?;
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, weak))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(Self {
             writer: tx,
@@ -130,7 +153,26 @@ impl SqliteStore {
                 path,
                 idle: Mutex::new(Vec::new()),
             }),
+            head: Mutex::new(None),
         })
+    }
+
+    /// The newest revocation `seq`, read inline: one B-tree probe of the rowid, a few
+    /// microseconds, no thread hop. Sees every commit, this process's and any other's (the CLI).
+    pub fn revocations_head(&self) -> StoreResult<i64> {
+        let mut slot = self
+            .head
+            .lock()
+            .map_err(|_| StoreError::Backend("head connection poisoned".into()))?;
+        if slot.is_none() {
+            *slot = Some(self.readers.take()?);
+        }
+        let conn = slot
+            .as_ref()
+            .ok_or_else(|| StoreError::Backend("no head connection".into()))?;
+        conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM revocations")
+            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .map_err(backend)
     }
 
     pub fn path(&self) -> &Path {
@@ -175,19 +217,36 @@ fn writer_gone() -> StoreError {
     StoreError::Backend("the write was not committed".into())
 }
 
+/// Run one cached statement that takes no parameters (savepoint bookkeeping: parsed once).
+fn run_cached(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut st| st.execute([]))
+        .map(drop)
+        .map_err(backend)
+}
+
 fn in_savepoint<T>(
     conn: &Connection,
     f: impl FnOnce(&Connection) -> StoreResult<T>,
 ) -> StoreResult<T> {
-    conn.execute_batch("SAVEPOINT op").map_err(backend)?;
+    run_cached(conn, "SAVEPOINT op")?;
     let result = f(conn);
-    let end = if result.is_ok() {
-        "RELEASE op"
-    } else {
-        "ROLLBACK TO op; RELEASE op"
-    };
-    conn.execute_batch(end).map_err(backend)?;
+    if result.is_err() {
+        run_cached(conn, "ROLLBACK TO op")?;
+    }
+    run_cached(conn, "RELEASE op")?;
     result
+}
+
+/// Copy the WAL back into the database every 200 ms while the writer lives. PASSIVE: it never
+/// blocks the writer or readers; the writer restarts the WAL once everything is copied.
+fn checkpoint_loop(conn: Connection, writer_alive: std::sync::Weak<()>) {
+    while writer_alive.strong_count() > 0 {
+        std::thread::sleep(Duration::from_millis(200));
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "sqlite checkpoint failed");
+        }
+    }
 }
 
 fn writer_loop(conn: Connection, mut jobs: mpsc::Receiver<Job>) {

@@ -668,6 +668,9 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         self.register_app_impl(app, secret, token_id).await
     }
+    fn revocations_head_local(&self) -> Option<StoreResult<i64>> {
+        Some(self.revocations_head())
+    }
 }
 
 /// Insert an app and its first secret (inside the caller's savepoint).
