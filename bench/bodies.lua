@@ -2,8 +2,12 @@
 -- Basic client auth (env BASIC). For grants whose input is single-use: authorization codes and
 -- rotating refresh tokens. Seed at least (expected req/s x duration) lines; when the lines run
 -- out the script starts over, and the reused ones are refused (counted as non-2xx).
+-- With BENCH_PHASE set (bench/run.sh sets warmup, run1, run2, ...), the file is
+-- BODIES_FILE.BENCH_PHASE: each wrk run consumes its own bodies.
+local file, phase = os.getenv("BODIES_FILE"), os.getenv("BENCH_PHASE")
+if phase and phase ~= "" then file = file .. "." .. phase end
 local bodies, i = {}, 0
-for line in io.lines(os.getenv("BODIES_FILE")) do bodies[#bodies + 1] = line end
+for line in io.lines(file) do bodies[#bodies + 1] = line end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
 wrk.headers["Accept"] = "application/json"
