@@ -215,8 +215,10 @@ fi
   echo "wrk -t1 -c$CONNS, $REPS x $DURATION (warm-up $WARMUP), median of runs; commit $(cd "$ROOT" && git rev-parse --short HEAD)"
 } > "$RESULTS/env.txt"
 python3 "$BENCH/summarize.py" "$RESULTS" | tee "$RESULTS/summary.txt"
-# Every mailgrant request must have been answered with a 2xx: refused single-use bodies (or any
-# other error) would look fast, so a run with any fails.
-if grep -l "Non-2xx" "$RESULTS"/mg-*.txt >&2; then
-  echo "the files above counted non-2xx answers: the run is not valid" >&2; exit 1
+# Every mailgrant request must have been answered with a 2xx, and no single-use body sent twice:
+# refused or retried requests would look fast, so a run with any fails.
+if grep -lE "Non-2xx|bodies exhausted" "$RESULTS"/mg-*.txt >&2; then
+  echo "the files above counted non-2xx answers or reused single-use bodies (raise FLOW_RATE):" \
+    "the run is not valid" >&2
+  exit 1
 fi
