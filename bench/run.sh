@@ -11,7 +11,9 @@
 #   (extra live tokens written straight into the database before the server starts, to measure
 #   lookups in a big table), EXPIRED_TOKENS=0 (expired ones, purged in the background every second
 #   during the runs), TOKIO_WORKER_THREADS (default: the runtime's), PEERS=../shared/peers,
-#   PEERS_DIR (where setup.sh installed the peers), RESULTS (output folder).
+#   PEERS_DIR (where setup.sh installed the peers), RESULTS (output folder), FLOW_RATE=15000 (the
+#   highest req/s expected from the refresh and code rows: each wrk run gets FLOW_RATE x its
+#   duration x 1.5 single-use codes and refresh tokens, at most FLOW_MAX=1000000, seeded up front).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
@@ -64,8 +66,11 @@ rss_kb() { awk '/^VmRSS/ {print $2}' /proc/"$SERVER_PID"/status; }
 run_wrk() {
   local name=$1 lua=$2 url=$3 i c0 c1 t0 t1 peak
   echo "== $name: $url (wrk -t1 -c$CONNS -d$DURATION, warm-up $WARMUP)"
-  timeout 60 wrk -t1 -c"$CONNS" -d"$WARMUP" --timeout 2s -s "$lua" "$url" > "$RESULTS/$name.warmup.txt"
+  # BENCH_PHASE tells bodies.lua which file of single-use bodies this wrk run consumes.
+  BENCH_PHASE=warmup timeout 60 wrk -t1 -c"$CONNS" -d"$WARMUP" --timeout 2s -s "$lua" "$url" \
+    > "$RESULTS/$name.warmup.txt"
   for i in $(seq 1 "$REPS"); do
+    export BENCH_PHASE=run$i
     c0=$(cpu_ticks); t0=$(date +%s.%N)
     timeout 120 wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 2s --latency -s "$lua" "$url" \
       > "$RESULTS/$name.run$i.txt" &
@@ -99,7 +104,8 @@ fi
 mg() { "$BIN" --database-url "$URL" --data-dir "$DATA" --json "$@"; }
 
 # Seed through the CLI: the same code paths as production.
-mg user add --email bench@example.com --password-stdin <<< "bench password 0123456789" > /dev/null
+USER_ID=$(mg user add --email bench@example.com --password-stdin <<< "bench password 0123456789" \
+  | json_field id)
 ACCOUNT=$(mg account add --name Bench --owner bench@example.com | json_field id)
 APP=$(mg app create --name bench --grant-type client_credentials --scope account.read --account "$ACCOUNT")
 CLIENT_ID=$(json_field client_id <<< "$APP")
@@ -109,6 +115,22 @@ BASIC=$(printf '%s:%s' "$CLIENT_ID" "$CLIENT_SECRET" | base64 -w0)
 # Bulk rows for the big-table runs go straight into the database (bench/seed-tokens.sh), before
 # the server starts: hashes no real token can have, valid a day, one client. Not a product path.
 "$BENCH/seed-tokens.sh" "$BACKEND" "$URL" "$STORED_TOKENS" "$ACCOUNT" "$CLIENT_ID" "$EXPIRED_TOKENS"
+
+# The refresh and code rows: a confidential web app (through the CLI), then single-use authorization
+# codes (with PKCE) and refresh tokens (each its own family) straight into the database, with one
+# form body per request in $RESULTS/{code,refresh}.PHASE (bench/seed-flows.py; not a product path).
+REDIRECT=https://bench.example/callback
+WEB=$(mg app create --name bench-web --grant-type authorization_code --grant-type refresh_token \
+  --redirect-uri "$REDIRECT" --scope account.read)
+WEB_ID=$(json_field client_id <<< "$WEB")
+WEB_BASIC=$(printf '%s:%s' "$WEB_ID" "$(json_field client_secret <<< "$WEB")" | base64 -w0)
+FLOW_RATE=${FLOW_RATE:-15000} FLOW_MAX=${FLOW_MAX:-1000000}
+seconds() { case $1 in *ms) echo 1 ;; *s) echo "${1%s}" ;; *m) echo $((${1%m} * 60)) ;; *) echo "$1" ;; esac; }
+bodies() { local n=$((FLOW_RATE * $(seconds "$1") * 3 / 2)); echo $((n > FLOW_MAX ? FLOW_MAX : n)); }
+PHASES="probe=1 warmup=$(bodies "$WARMUP")"
+for i in $(seq 1 "$REPS"); do PHASES="$PHASES run$i=$(bodies "$DURATION")"; done
+python3 "$BENCH/seed-flows.py" "$BACKEND" "$URL" "$WEB_ID" "$ACCOUNT" "$USER_ID" account.read \
+  "$REDIRECT" "$RESULTS" $PHASES
 
 # ---- mailgrant ----------------------------------------------------------------------------------
 # Rate limits are raised out of the way: the bench measures the token path, not the limiter.
@@ -134,17 +156,36 @@ TOKEN=$(token)
 BODY="token=$TOKEN&token_type_hint=access_token" run_wrk mg-introspect "$BENCH/form.lua" \
   "http://127.0.0.1:$PORT/oauth/introspect"
 TOKEN=$TOKEN run_wrk mg-account "$BENCH/bearer.lua" "http://127.0.0.1:$PORT/v1/account"
-# Pending until the authorization-code flow and rotating refresh tokens land (issue 4): seed N
-# single-use bodies (e.g. `grant_type=refresh_token&refresh_token=…`, one per line) and run
-#   BODIES_FILE=$RESULTS/refresh.bodies run_wrk mg-refresh "$BENCH/bodies.lua" .../oauth/token
-#   BODIES_FILE=$RESULTS/code.bodies    run_wrk mg-code    "$BENCH/bodies.lua" .../oauth/token
+# One seeded code and one seeded refresh token first, by hand: each must give a 200 with an access
+# and a refresh token (this also pins seed-flows.py's token format to the server's), and the
+# rotated refresh token must itself refresh.
+flow_probe() {
+  curl -s -w '\n%{http_code}' -H "Authorization: Basic $WEB_BASIC" --data-binary "$(head -n1 "$1")" \
+    "http://127.0.0.1:$PORT/oauth/token" > "$RESULTS/$2.probe.json"
+  python3 - "$RESULTS/$2.probe.json" <<'PY' || { echo "$2 probe failed: $(head -c 300 "$RESULTS/$2.probe.json")" >&2; exit 1; }
+import json, sys
+body, status = open(sys.argv[1]).read().rsplit("\n", 1)
+a = json.loads(body)
+assert status == "200" and a["access_token"].startswith("mga_") and a["refresh_token"].startswith("mgr_")
+open(sys.argv[1] + ".next", "w").write("grant_type=refresh_token&refresh_token=" + a["refresh_token"])
+PY
+}
+flow_probe "$RESULTS/code.probe" code
+flow_probe "$RESULTS/code.probe.json.next" code-refresh
+flow_probe "$RESULTS/refresh.probe" refresh
+rm -f "$RESULTS"/*.probe.json*
+BASIC=$WEB_BASIC BODIES_FILE=$RESULTS/refresh run_wrk mg-refresh "$BENCH/bodies.lua" \
+  "http://127.0.0.1:$PORT/oauth/token"
+BASIC=$WEB_BASIC BODIES_FILE=$RESULTS/code run_wrk mg-code "$BENCH/bodies.lua" \
+  "http://127.0.0.1:$PORT/oauth/token"
+rm -f "$RESULTS"/code.* "$RESULTS"/refresh.*
 # The introspected token must still be active after the runs (we measured active=true answers).
 curl -sf -u "$CLIENT_ID:$CLIENT_SECRET" -d "token=$TOKEN" "http://127.0.0.1:$PORT/oauth/introspect" \
   | grep -q '"active":true' || { echo "introspected token is no longer active" >&2; exit 1; }
 kill "$SERVER_PID"; wait "$SERVER_PID" 2>/dev/null || true; SERVER_PID=""
 PURGED=$(grep -o 'purged=[0-9]*' "$RESULTS/mailgrant.log" | cut -d= -f2 | paste -sd+ | bc 2>/dev/null || echo 0)
 echo "expired tokens purged during the runs: ${PURGED:-0} of $EXPIRED_TOKENS" | tee "$RESULTS/purge.txt"
-if grep -qE "mga_|mgs_|mgp_" "$RESULTS/mailgrant.log"; then
+if grep -qE "mga_|mgs_|mgp_|mgr_|mgc_" "$RESULTS/mailgrant.log"; then
   echo "a token value reached the server log" >&2; exit 1
 fi
 
@@ -174,3 +215,10 @@ fi
   echo "wrk -t1 -c$CONNS, $REPS x $DURATION (warm-up $WARMUP), median of runs; commit $(cd "$ROOT" && git rev-parse --short HEAD)"
 } > "$RESULTS/env.txt"
 python3 "$BENCH/summarize.py" "$RESULTS" | tee "$RESULTS/summary.txt"
+# Every mailgrant request must have been answered with a 2xx, and no single-use body sent twice:
+# refused or retried requests would look fast, so a run with any fails.
+if grep -lE "Non-2xx|bodies exhausted" "$RESULTS"/mg-*.txt >&2; then
+  echo "the files above counted non-2xx answers or reused single-use bodies (raise FLOW_RATE):" \
+    "the run is not valid" >&2
+  exit 1
+fi

@@ -14,8 +14,8 @@ ROWS = {
     "mg-token": ("POST /oauth/token client_credentials", "oidc-token", ">= 5x peer"),
     "mg-introspect": ("POST /oauth/introspect", "oidc-introspect", ">= 0.5x axum"),
     "mg-account": ("GET /v1/account (bearer)", "oidc-introspect", ">= 0.5x axum"),
-    "mg-refresh": ("POST /oauth/token refresh_token", "oidc-token", "pending (issue 4)"),
-    "mg-code": ("POST /oauth/token authorization_code", "oidc-token", "pending (issue 4)"),
+    "mg-refresh": ("POST /oauth/token refresh_token", "oidc-token", "0 non-2xx"),
+    "mg-code": ("POST /oauth/token authorization_code", "oidc-token", "0 non-2xx"),
 }
 PEERS = {
     "oidc-token": "peer: oidc-provider POST /token",
@@ -36,6 +36,7 @@ def parse(text):
         r["p" + pct] = ms(re.search(rf"^\s+{pct}%\s+(\S+)", text, re.M).group(1))
     m = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     r["non2xx"] = int(m.group(1)) if m else 0
+    r["reused"] = "bodies exhausted" in text
     m = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
     r["sockerr"] = sum(map(int, m.groups())) if m else 0
     m = re.search(r"server_cpu_pct: (\d+)", text)
@@ -52,6 +53,7 @@ for f in sorted(d.glob("*.run*.txt")):
 med = {name: {k: statistics.median(r[k] for r in rs if r[k] is not None) if any(r[k] is not None for r in rs) else None
               for k in ("rps", "p50", "p99", "cpu", "rss")} | {"non2xx": sum(r["non2xx"] for r in rs),
                                                                "sockerr": sum(r["sockerr"] for r in rs),
+                                                               "reused": any(r["reused"] for r in rs),
                                                                "each": "/".join("%.0f" % r["rps"] for r in rs)}
        for name, rs in runs.items()}
 
@@ -79,8 +81,12 @@ for name, (title, peer, target) in ROWS.items():
     p = med.get(peer, {}).get("rps")
     c = med.get(CEILING, {}).get("rps")
     rss = f"{m['rss'] / 1024:.1f}" if m["rss"] else "–"
+    # Refused requests are fast: a row with any non-2xx answer measured the wrong thing.
+    errors = f"**{m['non2xx']} non-2xx: INVALID**" if m["non2xx"] else m["sockerr"]
+    if m["reused"]:
+        errors = "**bodies reused: INVALID**"
     print(f"| {title} | **{m['rps']:.0f}** ({m['each']}) | {m['p50']:.2f} | {m['p99']:.2f} | {m['cpu']} "
-          f"| {ratio(m['rps'], p)} | {ratio(m['rps'], c)} | {rss} | {m['non2xx'] + m['sockerr']} | {target} |")
+          f"| {ratio(m['rps'], p)} | {ratio(m['rps'], c)} | {rss} | {errors} | {target} |")
 for name, title in PEERS.items():
     m = med.get(name)
     if m is None:

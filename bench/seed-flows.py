@@ -1,0 +1,128 @@
+#!/usr/bin/env python3
+"""Seed single-use authorization codes and refresh tokens straight into the database, before the
+server starts, and write one form body per request for bench/bodies.lua. Bench tooling, not a code
+path of mailgrant (the same idea as bench/seed-tokens.sh).
+
+Usage: seed-flows.py BACKEND URL CLIENT_ID ACCOUNT_ID USER_ID SCOPE REDIRECT_URI OUT_DIR PHASE=N...
+
+For each PHASE=N (e.g. probe=1 warmup=50000 run1=300000) it writes N codes to OUT_DIR/code.PHASE and
+N refresh tokens to OUT_DIR/refresh.PHASE, one body per line:
+  grant_type=authorization_code&code=mgc_…&redirect_uri=…&code_verifier=…
+  grant_type=refresh_token&refresh_token=mgr_…
+Token values have the exact mailgrant format (core/src/token.rs): prefix, '_', 43 base62 characters,
+6 base62 characters of the CRC32 of prefix + '_' + body; the database keeps only their SHA-256 hex.
+Every code carries an S256 PKCE challenge whose verifier is in its body; every refresh token is the
+first of its own family, so each request is a real, first rotation. One live grant ties them to the
+account, the user and the app. Everything expires in a day (the default code lifetime is shorter,
+but seeded rows may carry any expiry; the server checks the stored one)."""
+import base64
+import hashlib
+import os
+import secrets
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import zlib
+
+BASE62 = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# Bytes below 248 = 4 * 62 map to BASE62[b % 62] (every character equally likely, as in token.rs);
+# the others are dropped.
+TABLE = bytes(BASE62[b % 62] for b in range(248)) + bytes(8)
+DROP = bytes(range(248, 256))
+
+
+def base62(n):
+    out = b""
+    while len(out) < n:
+        out += os.urandom(n + 16).translate(TABLE, DROP)
+    return out[:n]
+
+
+def checksum(crc):
+    chars = bytearray(b"0" * 6)
+    for i in range(5, -1, -1):
+        chars[i] = BASE62[crc % 62]
+        crc //= 62
+    return bytes(chars)
+
+
+def token(prefix):
+    signed = prefix + b"_" + base62(43)
+    return (signed + checksum(zlib.crc32(signed))).decode()
+
+
+def sha256_hex(s):
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+CODE_COLUMNS = ("hash", "client_id", "redirect_uri", "code_challenge", "account_id", "user_id",
+                "grant_id", "family_id", "scopes", "created_at", "expires_at", "used_at")
+REFRESH_COLUMNS = ("hash", "family_id", "grant_id", "client_id", "account_id", "user_id", "scopes",
+                   "created_at", "family_created_at", "expires_at", "rotated_at", "revoked_at")
+GRANT_COLUMNS = ("id", "account_id", "client_id", "user_id", "scopes", "created_at", "updated_at",
+                 "last_used_at", "revoked_at")
+
+
+def insert(backend, url, out, table, cols, rows):
+    if backend == "sqlite":
+        db = sqlite3.connect(url.removeprefix("sqlite://"))
+        db.execute("PRAGMA synchronous = OFF")
+        with db:
+            db.executemany(f"INSERT INTO {table} ({', '.join(cols)}) "
+                           f"VALUES ({', '.join('?' * len(cols))})", rows)
+        db.close()
+        return
+    with tempfile.NamedTemporaryFile("w", suffix=".tsv", dir=out, delete=False) as f:
+        for r in rows:
+            f.write("\t".join("\\N" if v is None else str(v) for v in r) + "\n")
+    subprocess.run(["psql", "-q", url, "-v", "ON_ERROR_STOP=1", "-c",
+                    f"\\copy {table} ({', '.join(cols)}) FROM '{f.name}'"], check=True)
+    os.unlink(f.name)
+
+
+def main():
+    backend, url, client, account, user, scope, redirect, out = sys.argv[1:9]
+    phases = [(p.split("=")[0], int(p.split("=")[1])) for p in sys.argv[9:]]
+    t0 = time.time()
+    now = int(t0)
+    expires = now + 86400
+    grant = "grt_bench" + secrets.token_hex(8)
+    redirect_q = urllib.parse.quote(redirect, safe="")
+    total = 0
+    insert(backend, url, out, "grants", GRANT_COLUMNS,
+           [(grant, account, client, user, scope, now, now, None, None)])
+    for phase, n in phases:
+        codes, refresh = [], []
+        with open(os.path.join(out, f"code.{phase}"), "w") as cf, \
+                open(os.path.join(out, f"refresh.{phase}"), "w") as rf:
+            for i in range(n):
+                code = token(b"mgc")
+                verifier = base62(43).decode()
+                challenge = base64.urlsafe_b64encode(
+                    hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+                codes.append((sha256_hex(code), client, redirect, challenge, account, user, grant,
+                              f"fam_bc{phase}{i}", scope, now, expires, None))
+                cf.write(f"grant_type=authorization_code&code={code}&redirect_uri={redirect_q}"
+                         f"&code_verifier={verifier}\n")
+                rt = token(b"mgr")
+                refresh.append((sha256_hex(rt), f"fam_br{phase}{i}", grant, client, account, user,
+                                scope, now, now, expires, None, None))
+                rf.write(f"grant_type=refresh_token&refresh_token={rt}\n")
+        # Sorted by hash, the primary key: inserts append to the index instead of splitting pages.
+        codes.sort()
+        refresh.sort()
+        insert(backend, url, out, "authorization_codes", CODE_COLUMNS, codes)
+        insert(backend, url, out, "refresh_tokens", REFRESH_COLUMNS, refresh)
+        total += n
+    if backend != "sqlite":
+        subprocess.run(["psql", "-q", url, "-c", "ANALYZE authorization_codes; ANALYZE refresh_tokens"],
+                       check=True)
+    print(f"seeded {total} authorization codes and {total} refresh tokens "
+          f"in {time.time() - t0:.0f} s")
+
+
+if __name__ == "__main__":
+    main()
