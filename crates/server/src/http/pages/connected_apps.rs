@@ -9,6 +9,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Form;
+use mailgrant_core::model::User;
 use minijinja::context;
 use serde::Deserialize;
 
@@ -32,19 +33,31 @@ fn when(t: Option<i64>, now: i64) -> String {
     }
 }
 
+/// The signed-in user and their session, or the answer that sends them to log in first.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<(session::Current, User), Response> {
+    match session::current(state, session_cookie(headers).as_deref()).await {
+        Ok(Some(mut current)) => match current.user.take() {
+            Some(user) => Ok((current, user)),
+            None => Err(see_other(&login_url(paths::CONNECTED_APPS))),
+        },
+        Ok(None) => Err(see_other(&login_url(paths::CONNECTED_APPS))),
+        Err(e) => Err(failure(e)),
+    }
+}
+
 pub async fn page(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(q): Query<Notice>,
 ) -> Response {
-    let current = match session::current(&state, session_cookie(&headers).as_deref()).await {
-        Ok(Some(c)) if c.user.is_some() => c,
-        Ok(_) => return see_other(&login_url(paths::CONNECTED_APPS)),
-        Err(e) => return failure(e),
+    let (current, user) = match signed_in(&state, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
-    let Some(user) = current.user.as_ref() else {
-        return see_other(&login_url(paths::CONNECTED_APPS));
-    };
+    let user = &user;
     let (list, csrf) = match (
         grants::connected_apps(&state, user).await,
         session::csrf_token(&state, &current.session).await,
@@ -90,23 +103,14 @@ pub async fn revoke(
     headers: HeaderMap,
     Form(form): Form<RevokeForm>,
 ) -> Response {
-    let current = match session::current(&state, session_cookie(&headers).as_deref()).await {
-        Ok(Some(c)) if c.user.is_some() => c,
-        Ok(_) => return see_other(&login_url(paths::CONNECTED_APPS)),
-        Err(e) => return failure(e),
+    let (current, user) = match signed_in(&state, &headers).await {
+        Ok(found) => found,
+        Err(response) => return response,
     };
-    let Some(user) = current.user.as_ref() else {
-        return see_other(&login_url(paths::CONNECTED_APPS));
-    };
+    let user = &user;
     match session::check_csrf(&state, &current.session, &form.csrf_token).await {
         Ok(true) => {}
-        Ok(false) => {
-            return super::error_page(
-                StatusCode::FORBIDDEN,
-                "Form expired",
-                "The form expired. Go back, reload the page and try again.",
-            )
-        }
+        Ok(false) => return super::form_expired(),
         Err(e) => return failure(e),
     }
     match grants::revoke_as_user(&state, user, &form.grant_id).await {

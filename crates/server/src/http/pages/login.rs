@@ -140,13 +140,7 @@ pub async fn logout(
     if let Some(current) = current {
         match session::logout(&state, &current, &form.csrf_token).await {
             Ok(true) => {}
-            Ok(false) => {
-                return super::error_page(
-                    StatusCode::FORBIDDEN,
-                    "Form expired",
-                    "The form expired. Go back, reload the page and try again.",
-                )
-            }
+            Ok(false) => return super::form_expired(),
             Err(e) => return failure(e),
         }
     }

@@ -89,6 +89,15 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
     )
 }
 
+/// A form whose CSRF token did not check out (expired, or not from this site).
+pub fn form_expired() -> Response {
+    error_page(
+        StatusCode::FORBIDDEN,
+        "Form expired",
+        "The form expired. Go back, reload the page and try again.",
+    )
+}
+
 /// A 303 to `location` (a form's answer, or a redirect to the client).
 pub fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
