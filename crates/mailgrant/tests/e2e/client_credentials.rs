@@ -185,58 +185,46 @@ fn token_endpoint_errors_follow_rfc_6749() {
         (401, Some("invalid_client"))
     );
 
-    let (status, body, _) = token_error(&server, |r| {
-        r.basic_auth(id, Some(secret))
-            .form(&[("grant_type", "password")])
-    });
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("unsupported_grant_type"))
-    );
-
-    let (status, body, _) = token_error(&server, |r| {
-        r.basic_auth(id, Some(secret)).form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "campaigns.send"),
-        ])
-    });
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_scope"))
-    );
-
-    let (status, body, _) = token_error(&server, |r| {
-        r.basic_auth(id, Some(secret)).form(&[
-            ("grant_type", "client_credentials"),
-            ("scope", "admin.everything"),
-        ])
-    });
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_scope"))
-    );
-
-    let (status, body, _) = token_error(&server, |r| {
-        r.basic_auth(id, Some(secret)).form(&[
-            ("grant_type", "client_credentials"),
-            ("grant_type", "client_credentials"),
-        ])
-    });
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
-
-    let (status, body, _) = token_error(&server, |r| {
-        r.basic_auth(id, Some(secret)).form(&[
-            ("grant_type", "client_credentials"),
-            ("client_secret", secret),
-        ])
-    });
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("invalid_request"))
-    );
+    // Bodies sent with good Basic credentials, and the 400 error each must get.
+    let cases: [(&[(&str, &str)], &str); 5] = [
+        (&[("grant_type", "password")], "unsupported_grant_type"),
+        (
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "campaigns.send"),
+            ],
+            "invalid_scope",
+        ),
+        (
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", "admin.everything"),
+            ],
+            "invalid_scope",
+        ),
+        (
+            &[
+                ("grant_type", "client_credentials"),
+                ("grant_type", "client_credentials"),
+            ],
+            "invalid_request",
+        ),
+        (
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_secret", secret),
+            ],
+            "invalid_request",
+        ),
+    ];
+    for (form, code) in cases {
+        let (status, body, _) = token_error(&server, |r| r.basic_auth(id, Some(secret)).form(form));
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some(code)),
+            "{form:?}"
+        );
+    }
 
     let (status, body, _) = token_error(&server, |r| {
         r.basic_auth(id, Some(secret))
