@@ -40,12 +40,16 @@ fn revoked(record: Option<AccessTokenRecord>) -> bool {
     record.is_some_and(|r| r.revoked_at.is_some())
 }
 
+async fn default_cache(store: DynStore) -> Arc<CachedStore> {
+    CachedStore::new(store, CacheConfig::default())
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revocation_through_the_cache_evicts_at_once() {
     let (store, _other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default())
-        .await
-        .unwrap();
+    let cache = default_cache(store).await;
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
     assert!(!revoked(cache.access_token(&t.hash).await.unwrap()));
@@ -58,9 +62,7 @@ async fn a_revocation_through_the_cache_evicts_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_process_revoking_on_sqlite_is_seen_by_the_next_lookup() {
     let (store, other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default())
-        .await
-        .unwrap();
+    let cache = default_cache(store).await;
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
     assert!(!revoked(cache.access_token(&t.hash).await.unwrap()));
@@ -72,9 +74,7 @@ async fn another_process_revoking_on_sqlite_is_seen_by_the_next_lookup() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_token_is_not_remembered() {
     let (store, other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default())
-        .await
-        .unwrap();
+    let cache = default_cache(store).await;
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     assert!(cache.access_token(&t.hash).await.unwrap().is_none());
     other.insert_access_token(&t).await.unwrap();
@@ -133,9 +133,7 @@ async fn following_the_log_evicts_within_the_poll_interval() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_secret_rotation_or_app_deletion_drops_the_client_and_its_tokens() {
     let (store, _other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default())
-        .await
-        .unwrap();
+    let cache = default_cache(store).await;
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
     cache.access_token(&t.hash).await.unwrap();
@@ -176,9 +174,7 @@ async fn the_cache_stays_within_its_capacity() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fill_that_raced_an_invalidation_is_dropped() {
     let (store, _other, account, a, _dir) = setup().await;
-    let cache = CachedStore::new(store, CacheConfig::default())
-        .await
-        .unwrap();
+    let cache = default_cache(store).await;
     let (_, t) = access_token(&account, Some(&a.client_id), Some(NOW + 3600));
     cache.insert_access_token(&t).await.unwrap();
     let stale = t.clone();

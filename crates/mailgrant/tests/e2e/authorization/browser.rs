@@ -215,6 +215,13 @@ pub fn oauth_client_for(server: &TestServer, client_id: &str, secret: Option<&st
     c
 }
 
+/// Log in, allow, and return the code the redirect carries (no PKCE: a confidential client).
+pub fn allowed_code(server: &TestServer, client: &Oauth, app: &CodeApp) -> String {
+    let (url, _) = client.authorize_url(oauth2::CsrfToken::new_random).url();
+    let back = authorize(server, &browser(), url.as_str(), &app.f, Some("allow"));
+    param(&params(&back, false), "code").unwrap()
+}
+
 /// Connect the app through login and consent and exchange the code: the browser (still logged
 /// in) and the token response.
 pub fn connect(server: &TestServer, app: &CodeApp) -> (Client, oauth2::basic::BasicTokenResponse) {

@@ -1,7 +1,7 @@
 //! Authorization codes: confidential and public clients, deny, PKCE, replay, redirect URIs.
 
 use super::browser::{
-    authorize, browser, code_app, location, oauth_client, param, params, REDIRECT,
+    allowed_code, authorize, browser, code_app, location, oauth_client, param, params, REDIRECT,
 };
 use crate::harness::{http, TestServer};
 use oauth2::basic::BasicErrorResponseType;
@@ -158,9 +158,7 @@ fn a_replayed_code_fails_and_revokes_what_it_issued() {
     let server = TestServer::start();
     let app = code_app(&server, false, &[]);
     let client = oauth_client(&server, &app);
-    let (url, _) = client.authorize_url(CsrfToken::new_random).url();
-    let back = authorize(&server, &browser(), url.as_str(), &app.f, Some("allow"));
-    let code = param(&params(&back, false), "code").unwrap();
+    let code = allowed_code(&server, &client, &app);
     let h = http();
     let token = client
         .exchange_code(AuthorizationCode::new(code.clone()))
@@ -188,9 +186,7 @@ fn codes_are_bound_to_their_client_and_redirect_uri() {
     let server = TestServer::start();
     let app = code_app(&server, false, &[]);
     let client = oauth_client(&server, &app);
-    let (url, _) = client.authorize_url(CsrfToken::new_random).url();
-    let back = authorize(&server, &browser(), url.as_str(), &app.f, Some("allow"));
-    let code = param(&params(&back, false), "code").unwrap();
+    let code = allowed_code(&server, &client, &app);
     // Another redirect_uri at the token endpoint is refused.
     let h = http();
     let r = h
