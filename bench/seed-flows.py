@@ -9,8 +9,9 @@ For each PHASE=N (e.g. probe=1 warmup=50000 run1=300000) it writes N codes to OU
 N refresh tokens to OUT_DIR/refresh.PHASE, one body per line:
   grant_type=authorization_code&code=mgc_…&redirect_uri=…&code_verifier=…
   grant_type=refresh_token&refresh_token=mgr_…
-Token values have the exact mailgrant format (core/src/token.rs): prefix, '_', 43 base62 characters,
-6 base62 characters of the CRC32 of prefix + '_' + body; the database keeps only their SHA-256 hex.
+Token values have the exact mailgrant format (core/src/token.rs): prefix, '_', 43 base62 characters
+(8 of issue time in milliseconds, 35 random), 6 base62 characters of the CRC32 of prefix + '_' +
+body; the database keeps only their hash: 12 hex digits of the issue time, then the SHA-256 hex.
 Every code carries an S256 PKCE challenge whose verifier is in its body; every refresh token is the
 first of its own family, so each request is a real, first rotation. One live grant ties them to the
 account, the user and the app. Everything expires in a day (the default code lifetime is shorter,
@@ -49,13 +50,24 @@ def checksum(crc):
     return bytes(chars)
 
 
+def issue_time(ms):
+    chars = bytearray(b"0" * 8)
+    for i in range(7, -1, -1):
+        chars[i] = BASE62[ms % 62]
+        ms //= 62
+    return bytes(chars)
+
+
 def token(prefix):
-    signed = prefix + b"_" + base62(43)
+    signed = prefix + b"_" + issue_time(int(time.time() * 1000)) + base62(35)
     return (signed + checksum(zlib.crc32(signed))).decode()
 
 
-def sha256_hex(s):
-    return hashlib.sha256(s.encode()).hexdigest()
+def token_hash(t):
+    ms = 0
+    for c in t[4:12].encode():
+        ms = ms * 62 + BASE62.index(c)
+    return "%012x" % ms + hashlib.sha256(t.encode()).hexdigest()
 
 
 CODE_COLUMNS = ("hash", "client_id", "redirect_uri", "code_challenge", "account_id", "user_id",
@@ -103,12 +115,12 @@ def main():
                 verifier = base62(43).decode()
                 challenge = base64.urlsafe_b64encode(
                     hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-                codes.append((sha256_hex(code), client, redirect, challenge, account, user, grant,
+                codes.append((token_hash(code), client, redirect, challenge, account, user, grant,
                               f"fam_bc{phase}{i}", scope, now, expires, None))
                 cf.write(f"grant_type=authorization_code&code={code}&redirect_uri={redirect_q}"
                          f"&code_verifier={verifier}\n")
                 rt = token(b"mgr")
-                refresh.append((sha256_hex(rt), f"fam_br{phase}{i}", grant, client, account, user,
+                refresh.append((token_hash(rt), f"fam_br{phase}{i}", grant, client, account, user,
                                 scope, now, now, expires, None, None))
                 rf.write(f"grant_type=refresh_token&refresh_token={rt}\n")
         # Sorted by hash, the primary key: inserts append to the index instead of splitting pages.

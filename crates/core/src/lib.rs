@@ -24,4 +24,4 @@ pub use clock::{Clock, FixedClock, SystemClock, UnixTime};
 pub use error::{BearerError, OAuthError, OAuthErrorCode};
 pub use scope::ScopeSet;
 pub use secret::Secret;
-pub use token::{TokenHash, TokenKind};
+pub use token::{IssueOrder, TokenHash, TokenKind};

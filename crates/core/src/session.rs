@@ -27,7 +27,7 @@ pub fn csrf_token(key: &[u8], session: &TokenHash) -> String {
         Err(_) => return String::new(),
     };
     mac.update(b"csrf");
-    mac.update(&session.0);
+    mac.update(session.digest());
     URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
 }
 

@@ -1,9 +1,16 @@
-//! Token strings: `<prefix>_<43 base62 chars of OS randomness><6 base62 chars of CRC32>`.
+//! Token strings: `<prefix>_<43 base62 body chars><6 base62 chars of CRC32>`.
 //!
-//! 43 base62 characters carry 256 bits. The checksum covers prefix and body, so a mistyped or
+//! The body is 8 characters of issue time (milliseconds, base62, fixed width) and then 35
+//! characters of OS randomness (208 bits). The checksum covers prefix and body, so a mistyped or
 //! truncated token is refused without a database look-up, and a secret scanner can recognise a
-//! leaked one offline. Only the SHA-256 of a token is ever stored: with 256 bits of entropy a
-//! key adds nothing against guessing, and an unkeyed hash lets every node and the CLI agree.
+//! leaked one offline.
+//!
+//! Only a [`TokenHash`] is ever stored: the issue time followed by the SHA-256 of the whole token.
+//! With 208 random bits a key adds nothing against guessing, and an unkeyed hash lets every node
+//! and the CLI agree. The time in front is not secret (JWTs carry `iat` too); it is there so
+//! that stored keys grow in time order: a new token lands at the right edge of every index that
+//! holds it instead of on a random page, which is what lets a group commit of 32 tokens write a
+//! handful of pages rather than 32 (see the README, "Benchmark").
 
 use crate::secret::Secret;
 use rand::rngs::OsRng;
@@ -15,6 +22,64 @@ use subtle::ConstantTimeEq;
 const BASE62: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 pub const BODY_LEN: usize = 43;
 pub const CHECKSUM_LEN: usize = 6;
+/// Body characters that carry the issue time: 62^8 ms is about 6,900 years.
+const ORDER_LEN: usize = 8;
+const PREFIX_LEN: usize = 4;
+
+/// When a token was issued, in milliseconds since the Unix epoch: the leading part of its body
+/// and of its [`TokenHash`]. A storage-locality hint only; no decision reads it (policy takes
+/// `now` as a parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IssueOrder(u64);
+
+impl IssueOrder {
+    /// Largest value the 6 bytes in a hash can hold.
+    const MAX: u64 = (1 << 48) - 1;
+
+    pub fn now() -> Self {
+        let ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        Self::from_millis(ms)
+    }
+
+    pub fn from_millis(ms: u64) -> Self {
+        Self(ms.min(Self::MAX))
+    }
+
+    pub fn millis(self) -> u64 {
+        self.0
+    }
+
+    /// The order a presented token claims, read from its first body characters; 0 for strings
+    /// that are not shaped like a token (session ids, test values).
+    fn of_token(token: &str) -> Self {
+        let Some(chars) = token.as_bytes().get(PREFIX_LEN..PREFIX_LEN + ORDER_LEN) else {
+            return Self(0);
+        };
+        if token.as_bytes().get(PREFIX_LEN - 1) != Some(&b'_') {
+            return Self(0);
+        }
+        let mut value: u64 = 0;
+        for &c in chars {
+            let Some(digit) = BASE62.iter().position(|&b| b == c) else {
+                return Self(0);
+            };
+            value = value * 62 + digit as u64;
+        }
+        Self::from_millis(value)
+    }
+
+    fn encode(self, out: &mut String) {
+        let mut chars = [b'0'; ORDER_LEN];
+        let mut v = self.0;
+        for slot in chars.iter_mut().rev() {
+            *slot = BASE62[(v % 62) as usize];
+            v /= 62;
+        }
+        out.extend(chars.iter().map(|&c| c as char));
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TokenKind {
@@ -86,13 +151,14 @@ pub enum TokenFormatError {
     WrongKind,
 }
 
-/// Generate a fresh token of `kind` from the operating system's randomness.
+/// Generate a fresh token of `kind`: the issue time, then the operating system's randomness.
 pub fn generate(kind: TokenKind) -> Secret {
     let mut out = String::with_capacity(TokenKind::token_len());
     out.push_str(kind.prefix());
     out.push('_');
+    IssueOrder::now().encode(&mut out);
     let mut buf = [0u8; 64];
-    let mut filled = 0;
+    let mut filled = ORDER_LEN;
     while filled < BODY_LEN {
         OsRng.fill_bytes(&mut buf);
         for b in buf {
@@ -149,44 +215,69 @@ pub fn parse_kind(token: &str, kind: TokenKind) -> Result<(), TokenFormatError> 
     }
 }
 
-/// SHA-256 of a token: what storage keeps and looks up by.
+/// What storage keeps and looks up by: the token's [`IssueOrder`] (6 bytes, big-endian) and the
+/// SHA-256 of the whole token. As hex (76 characters) it sorts by issue time.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct TokenHash(pub [u8; 32]);
+pub struct TokenHash {
+    order: [u8; 6],
+    digest: [u8; 32],
+}
 
 impl TokenHash {
+    const HEX_LEN: usize = 2 * (6 + 32);
+
     pub fn of(token: &str) -> Self {
-        Self(Sha256::digest(token.as_bytes()).into())
+        let order = IssueOrder::of_token(token).0.to_be_bytes();
+        let mut head = [0u8; 6];
+        head.copy_from_slice(&order[2..]);
+        Self {
+            order: head,
+            digest: Sha256::digest(token.as_bytes()).into(),
+        }
+    }
+    /// The SHA-256 part alone.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+    pub fn order(&self) -> IssueOrder {
+        let mut bytes = [0u8; 8];
+        bytes[2..].copy_from_slice(&self.order);
+        IssueOrder(u64::from_be_bytes(bytes))
     }
     pub fn to_hex(&self) -> String {
-        let mut s = String::with_capacity(64);
-        for b in self.0 {
+        let mut s = String::with_capacity(Self::HEX_LEN);
+        for b in self.order.iter().chain(self.digest.iter()) {
             s.push(char::from(b"0123456789abcdef"[(b >> 4) as usize]));
             s.push(char::from(b"0123456789abcdef"[(b & 15) as usize]));
         }
         s
     }
     pub fn from_hex(s: &str) -> Option<Self> {
-        if s.len() != 64 {
+        if s.len() != Self::HEX_LEN {
             return None;
         }
-        let mut out = [0u8; 32];
+        let mut out = [0u8; 38];
         for (i, chunk) in s.as_bytes().chunks(2).enumerate() {
             let hi = (chunk[0] as char).to_digit(16)?;
             let lo = (chunk[1] as char).to_digit(16)?;
             out[i] = (hi * 16 + lo) as u8;
         }
-        Some(Self(out))
+        let mut order = [0u8; 6];
+        let mut digest = [0u8; 32];
+        order.copy_from_slice(&out[..6]);
+        digest.copy_from_slice(&out[6..]);
+        Some(Self { order, digest })
     }
     /// Constant-time comparison, for checking a presented secret against a stored hash.
     pub fn ct_eq(&self, other: &TokenHash) -> bool {
-        self.0.ct_eq(&other.0).into()
+        (self.order.ct_eq(&other.order) & self.digest.ct_eq(&other.digest)).into()
     }
 }
 
 impl fmt::Debug for TokenHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A hash is not a secret, but a short form keeps logs readable.
-        write!(f, "TokenHash({}…)", &self.to_hex()[..8])
+        write!(f, "TokenHash({}…)", &self.to_hex()[12..20])
     }
 }
 
@@ -257,19 +348,47 @@ mod tests {
         assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
         assert!(h.ct_eq(&TokenHash::of("mga_x")));
         assert!(!h.ct_eq(&TokenHash::of("mga_y")));
+        let t = generate(TokenKind::Access);
+        let h = TokenHash::of(t.expose());
+        assert_eq!(h.to_hex().len(), 76);
+        assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
+        assert_eq!(TokenHash::from_hex(&h.to_hex()[..64]), None);
+    }
+
+    #[test]
+    fn tokens_and_their_hashes_sort_by_issue_time() {
+        let before = IssueOrder::now();
+        let t = generate(TokenKind::Access);
+        let after = IssueOrder::now();
+        let order = TokenHash::of(t.expose()).order();
+        assert!(before <= order && order <= after, "{order:?}");
+        let mut hashes: Vec<String> = [5_u64, 1_000, 1_000_000, 1_764_000_000_000]
+            .into_iter()
+            .map(|ms| {
+                let v = derive(TokenKind::Access, b"k", "in", IssueOrder::from_millis(ms));
+                TokenHash::of(v.expose()).to_hex()
+            })
+            .collect();
+        let issued = hashes.clone();
+        hashes.sort();
+        assert_eq!(hashes, issued);
+        // A string not shaped like a token sorts first, and still hashes.
+        assert_eq!(TokenHash::of("session-value").order(), IssueOrder::from_millis(0));
     }
 }
 
-/// A token of `kind` derived from `input` under `key` (HMAC-SHA256 in counter mode, mapped to
-/// base62 by rejection sampling, then checksummed). The same key and input always give the same
-/// token, so a value need never be stored to be given again; without the key, the output says
-/// nothing about the input.
-pub fn derive(kind: TokenKind, key: &[u8], input: &str) -> Secret {
+/// A token of `kind` issued at `order`, derived from `input` under `key` (HMAC-SHA256 in counter
+/// mode, mapped to base62 by rejection sampling, then checksummed). The same key, input and
+/// order always give the same token, so a value need never be stored to be given again (the
+/// order can be read back from the stored hash); without the key, the output says nothing about
+/// the input.
+pub fn derive(kind: TokenKind, key: &[u8], input: &str, order: IssueOrder) -> Secret {
     use hmac::{Hmac, Mac};
     let mut out = String::with_capacity(TokenKind::token_len());
     out.push_str(kind.prefix());
     out.push('_');
-    let mut filled = 0;
+    order.encode(&mut out);
+    let mut filled = ORDER_LEN;
     let mut counter: u32 = 0;
     while filled < BODY_LEN {
         let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
@@ -279,6 +398,7 @@ pub fn derive(kind: TokenKind, key: &[u8], input: &str) -> Secret {
         };
         mac.update(kind.prefix().as_bytes());
         mac.update(&counter.to_be_bytes());
+        mac.update(&order.0.to_be_bytes());
         mac.update(input.as_bytes());
         for b in mac.finalize().into_bytes() {
             if b < 248 && filled < BODY_LEN {
@@ -299,22 +419,29 @@ mod derive_tests {
 
     #[test]
     fn derivation_is_deterministic_keyed_and_well_formed() {
-        let a = derive(TokenKind::Refresh, b"key-1", "mgr_old");
+        let at = IssueOrder::from_millis(1_764_000_000_000);
+        let a = derive(TokenKind::Refresh, b"key-1", "mgr_old", at);
         assert_eq!(parse(a.expose()), Ok(TokenKind::Refresh));
+        assert_eq!(TokenHash::of(a.expose()).order(), at);
         assert_eq!(
             a.expose(),
-            derive(TokenKind::Refresh, b"key-1", "mgr_old").expose()
+            derive(TokenKind::Refresh, b"key-1", "mgr_old", at).expose()
         );
         assert_ne!(
             a.expose(),
-            derive(TokenKind::Refresh, b"key-2", "mgr_old").expose()
+            derive(TokenKind::Refresh, b"key-2", "mgr_old", at).expose()
         );
         assert_ne!(
             a.expose(),
-            derive(TokenKind::Refresh, b"key-1", "mgr_other").expose()
+            derive(TokenKind::Refresh, b"key-1", "mgr_other", at).expose()
         );
-        let access = derive(TokenKind::Access, b"key-1", "mgr_old");
+        let later = IssueOrder::from_millis(at.millis() + 1);
+        assert_ne!(
+            a.expose()[12..],
+            derive(TokenKind::Refresh, b"key-1", "mgr_old", later).expose()[12..]
+        );
+        let access = derive(TokenKind::Access, b"key-1", "mgr_old", at);
         assert_eq!(parse(access.expose()), Ok(TokenKind::Access));
-        assert_ne!(access.expose()[4..], a.expose()[4..]);
+        assert_ne!(access.expose()[12..], a.expose()[12..]);
     }
 }

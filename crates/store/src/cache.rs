@@ -568,6 +568,12 @@ impl Store for CachedStore {
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
         self.inner.refresh_token(hash).await
     }
+    async fn current_refresh_token(
+        &self,
+        family_id: &str,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        self.inner.current_refresh_token(family_id).await
+    }
     async fn rotate_refresh_token(
         &self,
         old: &TokenHash,

@@ -205,6 +205,11 @@ pub trait Store: Send + Sync + 'static {
         now: UnixTime,
     ) -> StoreResult<bool>;
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
+    /// The family's current refresh token: the one neither rotated nor revoked (expired or not).
+    async fn current_refresh_token(
+        &self,
+        family_id: &str,
+    ) -> StoreResult<Option<RefreshTokenRecord>>;
     /// Mark `old` rotated and store its successors, atomically; `false` (storing nothing) when
     /// `old` was already rotated or revoked: another request won.
     async fn rotate_refresh_token(

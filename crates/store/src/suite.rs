@@ -699,9 +699,14 @@ pub async fn authorization_flow(store: DynStore) {
         .await
         .unwrap();
     assert!(stored_a.is_some() ^ stored_b.is_some());
+    // The family's current token is the winner's successor, not the rotated root.
+    let current = s.current_refresh_token(&family2).await.unwrap().unwrap();
+    let winner = stored_a.or(stored_b).unwrap();
+    assert_eq!(current.hash, winner.hash);
 
     // Family revocation reaches refresh and access tokens.
     assert!(s.revoke_family(&family2, NOW + 6).await.unwrap());
+    assert!(s.current_refresh_token(&family2).await.unwrap().is_none());
     assert!(s
         .access_token(&base.access.hash)
         .await

@@ -13,7 +13,9 @@ use mailgrant_core::grants::authorization_code::{self, Redeem};
 use mailgrant_core::grants::refresh_token::{self, RefreshDecision};
 use mailgrant_core::model::{AccessTokenRecord, App};
 use mailgrant_core::records::{IssuedTokens, RefreshTokenRecord};
-use mailgrant_core::{token, OAuthError, ScopeSet, Secret, TokenHash, TokenKind, UnixTime};
+use mailgrant_core::{
+    token, IssueOrder, OAuthError, ScopeSet, Secret, TokenHash, TokenKind, UnixTime,
+};
 
 const DERIVATION_KEY: &str = "refresh-derivation";
 
@@ -21,11 +23,12 @@ async fn derivation_key(state: &AppState) -> ServiceResult<std::sync::Arc<[u8]>>
     crate::service::keys::get(state, DERIVATION_KEY).await
 }
 
-/// The pair that rotating `old` yields, always the same for the same old value.
-fn successors(key: &[u8], old: &str) -> (Secret, Secret) {
+/// The pair that rotating `old` at `order` yields, always the same for the same old value and
+/// order (the order of a stored successor can be read back from its hash).
+fn successors(key: &[u8], old: &str, order: IssueOrder) -> (Secret, Secret) {
     (
-        token::derive(TokenKind::Access, key, old),
-        token::derive(TokenKind::Refresh, key, old),
+        token::derive(TokenKind::Access, key, old, order),
+        token::derive(TokenKind::Refresh, key, old, order),
     )
 }
 
@@ -179,7 +182,6 @@ pub async fn refresh(
     let store = state.store();
     let hash = TokenHash::of(presented.expose());
     let key = derivation_key(state).await?;
-    let (access, successor) = successors(&key, presented.expose());
     // Two rounds at most: a lost race re-reads the token, which then says Retry.
     for _ in 0..2 {
         let now = state.now();
@@ -196,11 +198,18 @@ pub async fn refresh(
         };
         let decision = match decision {
             RefreshDecision::Retry => {
-                let next = store
-                    .refresh_token(&TokenHash::of(successor.expose()))
-                    .await?;
-                match refresh_token::check_retry(&record, next.as_ref(), now) {
-                    Ok(()) => {
+                // The presented token's successor, if it is still the family's current token: its
+                // hash gives the order it was derived at, so the same pair can be derived again.
+                let current = store.current_refresh_token(&record.family_id).await?;
+                let pair = current
+                    .as_ref()
+                    .map(|c| successors(&key, presented.expose(), c.hash.order()));
+                let successor_record = current.as_ref().filter(|c| {
+                    pair.as_ref()
+                        .is_some_and(|(_, next)| TokenHash::of(next.expose()).ct_eq(&c.hash))
+                });
+                match (refresh_token::check_retry(&record, successor_record, now), pair) {
+                    (Ok(()), Some((access, successor))) => {
                         let issued = store.access_token(&TokenHash::of(access.expose())).await?;
                         if let Some(a) = issued.filter(|a| a.revoked_at.is_none()) {
                             tracing::info!(family_id = %record.family_id, "refresh retried within the window: same pair");
@@ -216,7 +225,10 @@ pub async fn refresh(
                             family_id: record.family_id.clone(),
                         }
                     }
-                    Err(reuse) => reuse,
+                    (Err(reuse), _) => reuse,
+                    (Ok(()), None) => RefreshDecision::Reuse {
+                        family_id: record.family_id.clone(),
+                    },
                 }
             }
             other => other,
@@ -227,6 +239,8 @@ pub async fn refresh(
                 access_expires_at,
                 refresh_expires_at,
             } => {
+                let (access, successor) =
+                    successors(&key, presented.expose(), IssueOrder::now());
                 let ctx = Context {
                     app,
                     account_id: &record.account_id,

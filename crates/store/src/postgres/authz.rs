@@ -386,6 +386,21 @@ impl PostgresStore {
         Ok(redeemed)
     }
 
+    pub(crate) async fn pg_current_refresh_token(
+        &self,
+        family_id: &str,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE family_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL ORDER BY hash DESC LIMIT 1"), &[&family_id])
+            .await
+            .map_err(backend)?;
+        row.as_ref()
+            .map(|r| refresh_row(r).into_record())
+            .transpose()
+    }
+
     pub(crate) async fn pg_refresh_token(
         &self,
         hash: &TokenHash,

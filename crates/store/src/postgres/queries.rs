@@ -673,6 +673,12 @@ impl Store for PostgresStore {
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
         self.pg_refresh_token(hash).await
     }
+    async fn current_refresh_token(
+        &self,
+        family_id: &str,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        self.pg_current_refresh_token(family_id).await
+    }
     async fn rotate_refresh_token(
         &self,
         old: &TokenHash,

@@ -407,6 +407,21 @@ impl SqliteStore {
         .await
     }
 
+    pub(crate) async fn sq_current_refresh_token(
+        &self,
+        family_id: &str,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        let family_id = family_id.to_string();
+        self.read(move |c| {
+            let row = c
+                .prepare_cached(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE family_id = ?1 AND rotated_at IS NULL AND revoked_at IS NULL ORDER BY hash DESC LIMIT 1"))
+                .and_then(|mut st| st.query_row([family_id], refresh_row).optional())
+                .map_err(backend)?;
+            row.map(RefreshRow::into_record).transpose()
+        })
+        .await
+    }
+
     pub(crate) async fn sq_rotate_refresh_token(
         &self,
         old: &TokenHash,

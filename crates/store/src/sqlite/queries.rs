@@ -633,6 +633,12 @@ impl Store for SqliteStore {
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>> {
         self.sq_refresh_token(hash).await
     }
+    async fn current_refresh_token(
+        &self,
+        family_id: &str,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        self.sq_current_refresh_token(family_id).await
+    }
     async fn rotate_refresh_token(
         &self,
         old: &TokenHash,
