@@ -373,7 +373,10 @@ mod tests {
         hashes.sort();
         assert_eq!(hashes, issued);
         // A string not shaped like a token sorts first, and still hashes.
-        assert_eq!(TokenHash::of("session-value").order(), IssueOrder::from_millis(0));
+        assert_eq!(
+            TokenHash::of("session-value").order(),
+            IssueOrder::from_millis(0)
+        );
     }
 }
 

@@ -289,8 +289,10 @@ pub enum RegistrationTokenCommand {
 }
 
 /// Logs go to stderr; `MAILGRANT_LOG` (or `RUST_LOG`) filters, `MAILGRANT_LOG_FORMAT=json`
-/// switches to JSON lines.
-pub fn init_logging(cli: &Cli) {
+/// switches to JSON lines. Lines are handed to a writer thread that writes each burst with one
+/// system call, so a request never waits on the log file; nothing is dropped (a full queue makes
+/// the logger wait). Keep the returned guard until exit: dropping it flushes what is queued.
+pub fn init_logging(cli: &Cli) -> tracing_appender::non_blocking::WorkerGuard {
     use tracing_subscriber::EnvFilter;
     let default = if matches!(cli.command, Command::Serve(_)) {
         "info"
@@ -306,13 +308,20 @@ pub fn init_logging(cli: &Cli) {
     if let Ok(quiet) = "tokio_postgres=info".parse() {
         env_filter = env_filter.add_directive(quiet);
     }
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     if std::env::var("MAILGRANT_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
     } else {
         builder.compact().init();
     }
+    guard
 }

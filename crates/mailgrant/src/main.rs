@@ -8,9 +8,14 @@ mod serve;
 use clap::Parser;
 use std::process::ExitCode;
 
+// Every request allocates a little on one thread and frees it on another (tokio moves tasks);
+// glibc's malloc spent about 9% of the token endpoint's CPU on that, mimalloc a fraction.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
-    cli::init_logging(&cli);
+    let _log_flush = cli::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

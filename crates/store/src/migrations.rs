@@ -22,6 +22,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "registration",
         sql: include_str!("../migrations/0003_registration.sql"),
     },
+    Migration {
+        version: 4,
+        name: "ordered_hashes",
+        sql: include_str!("../migrations/0004_ordered_hashes.sql"),
+    },
 ];
 
 #[derive(Clone, Copy)]

@@ -208,7 +208,10 @@ pub async fn refresh(
                     pair.as_ref()
                         .is_some_and(|(_, next)| TokenHash::of(next.expose()).ct_eq(&c.hash))
                 });
-                match (refresh_token::check_retry(&record, successor_record, now), pair) {
+                match (
+                    refresh_token::check_retry(&record, successor_record, now),
+                    pair,
+                ) {
                     (Ok(()), Some((access, successor))) => {
                         let issued = store.access_token(&TokenHash::of(access.expose())).await?;
                         if let Some(a) = issued.filter(|a| a.revoked_at.is_none()) {
@@ -239,8 +242,7 @@ pub async fn refresh(
                 access_expires_at,
                 refresh_expires_at,
             } => {
-                let (access, successor) =
-                    successors(&key, presented.expose(), IssueOrder::now());
+                let (access, successor) = successors(&key, presented.expose(), IssueOrder::now());
                 let ctx = Context {
                     app,
                     account_id: &record.account_id,

@@ -95,6 +95,7 @@ pub(crate) fn log_revocation(
     now: UnixTime,
 ) -> StoreResult<()> {
     let (target, key) = what.parts();
+    super::signal::note_revocation();
     conn.prepare_cached("INSERT INTO revocations (target, key, created_at) VALUES (?1, ?2, ?3)")
         .and_then(|mut st| st.execute(params![target, key, now]))
         .map_err(backend)?;
