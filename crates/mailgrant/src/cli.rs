@@ -288,11 +288,9 @@ pub enum RegistrationTokenCommand {
     },
 }
 
-/// Logs go to stderr; `MAILGRANT_LOG` (or `RUST_LOG`) filters, `MAILGRANT_LOG_FORMAT=json`
-/// switches to JSON lines. Lines are handed to a writer thread that writes each burst with one
-/// system call, so a request never waits on the log file; nothing is dropped (a full queue makes
-/// the logger wait). Keep the returned guard until exit: dropping it flushes what is queued.
-pub fn init_logging(cli: &Cli) -> tracing_appender::non_blocking::WorkerGuard {
+/// Logs go to stderr (buffered: `logging.rs`); `MAILGRANT_LOG` (or `RUST_LOG`) filters,
+/// `MAILGRANT_LOG_FORMAT=json` switches to JSON lines. Keep the returned guard until exit.
+pub fn init_logging(cli: &Cli) -> crate::logging::FlushOnDrop {
     use tracing_subscriber::EnvFilter;
     let default = if matches!(cli.command, Command::Serve(_)) {
         "info"
@@ -308,12 +306,7 @@ pub fn init_logging(cli: &Cli) -> tracing_appender::non_blocking::WorkerGuard {
     if let Ok(quiet) = "tokio_postgres=info".parse() {
         env_filter = env_filter.add_directive(quiet);
     }
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = crate::logging::BufferedStderr::start();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

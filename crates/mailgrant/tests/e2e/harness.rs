@@ -110,7 +110,10 @@ impl TestServer {
         serde_json::from_slice(&out.stdout).unwrap()
     }
 
+    /// The server's log so far. The server writes its log out every 50 ms (logging.rs), so
+    /// wait for one such write first.
     pub fn log(&self) -> String {
+        std::thread::sleep(std::time::Duration::from_millis(120));
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 

@@ -217,9 +217,27 @@ impl SqliteStore {
         T: Send + 'static,
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
+        self.submit(move |conn| in_savepoint(conn, f)).await
+    }
+
+    /// [`SqliteStore::write`] for `f` that runs exactly one statement: SQLite undoes a failed
+    /// statement by itself, so the savepoint (two more statements per write) is not needed.
+    pub(crate) async fn write_one_statement<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
+        self.submit(f).await
+    }
+
+    async fn submit<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job: Job = Box::new(move |conn| {
-            let result = in_savepoint(conn, f);
+            let result = f(conn);
             Box::new(move |commit: Result<(), String>| {
                 let _ = reply.send(commit.map_err(StoreError::Backend).and(result));
             })

@@ -451,7 +451,8 @@ impl Store for SqliteStore {
 
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()> {
         let token = token.clone();
-        self.write(move |c| insert_token(c, &token)).await
+        self.write_one_statement(move |c| insert_token(c, &token))
+            .await
     }
 
     async fn access_token(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
