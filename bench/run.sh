@@ -131,6 +131,9 @@ PHASES="probe=1 warmup=$(bodies "$WARMUP")"
 for i in $(seq 1 "$REPS"); do PHASES="$PHASES run$i=$(bodies "$DURATION")"; done
 python3 "$BENCH/seed-flows.py" "$BACKEND" "$URL" "$WEB_ID" "$ACCOUNT" "$USER_ID" account.read \
   "$REDIRECT" "$RESULTS" $PHASES
+# Seeding wrote hundreds of MB; let the kernel finish writing them back now, or the first runs'
+# fsyncs queue behind that writeback (it made the first two token runs 30 % slower than the third).
+sync
 
 # ---- mailgrant ----------------------------------------------------------------------------------
 # Rate limits are raised out of the way: the bench measures the token path, not the limiter.

@@ -1,6 +1,7 @@
 //! The authorization-code flow's storage over SQLite; the trait methods in `queries.rs` delegate here.
 
 use super::queries::{insert_token, log_revocation};
+use super::CachedStatements;
 use super::{backend, conflict_as, SqliteStore};
 use crate::authz_rows::{
     CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS, REFRESH_COLUMNS,
@@ -91,7 +92,7 @@ fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreR
         insert_refresh(c, r)?;
     }
     if let Some(grant) = &tokens.access.grant_id {
-        c.execute(
+        c.exec(
             "UPDATE grants SET last_used_at = ?2 WHERE id = ?1",
             params![grant, now],
         )
@@ -102,13 +103,13 @@ fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreR
 
 fn revoke_family(c: &Connection, family: &str, now: UnixTime) -> StoreResult<bool> {
     let a = c
-        .execute(
+        .exec(
             "UPDATE access_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
             params![family, now],
         )
         .map_err(backend)?;
     let r = c
-        .execute(
+        .exec(
             "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
             params![family, now],
         )
@@ -121,7 +122,7 @@ impl SqliteStore {
     pub(crate) async fn sq_create_session(&self, s: &Session) -> StoreResult<()> {
         let s = s.clone();
         self.write(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO sessions (hash, user_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
                 params![s.hash.to_hex(), s.user_id, s.created_at, s.expires_at],
             )
@@ -135,7 +136,7 @@ impl SqliteStore {
         let hex = hash.to_hex();
         let hash = *hash;
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 "SELECT user_id, created_at, expires_at FROM sessions WHERE hash = ?1",
                 [hex],
                 |r| {
@@ -156,7 +157,7 @@ impl SqliteStore {
     pub(crate) async fn sq_delete_session(&self, hash: &TokenHash) -> StoreResult<()> {
         let hex = hash.to_hex();
         self.write(move |c| {
-            c.execute("DELETE FROM sessions WHERE hash = ?1", [hex])
+            c.exec("DELETE FROM sessions WHERE hash = ?1", [hex])
                 .map_err(backend)?;
             Ok(())
         })
@@ -169,7 +170,7 @@ impl SqliteStore {
     ) -> StoreResult<Option<LoginThrottle>> {
         let email = email.to_string();
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 "SELECT failures, last_failure_at, locked_until FROM login_throttle WHERE email = ?1",
                 [email],
                 |r| {
@@ -194,8 +195,8 @@ impl SqliteStore {
         let (email, state) = (email.to_string(), state.cloned());
         self.write(move |c| {
             match state {
-                None => c.execute("DELETE FROM login_throttle WHERE email = ?1", [email]),
-                Some(t) => c.execute(
+                None => c.exec("DELETE FROM login_throttle WHERE email = ?1", [email]),
+                Some(t) => c.exec(
                     "INSERT INTO login_throttle (email, failures, last_failure_at, locked_until)
                      VALUES (?1, ?2, ?3, ?4) ON CONFLICT (email) DO UPDATE SET
                      failures = excluded.failures, last_failure_at = excluded.last_failure_at,
@@ -216,7 +217,7 @@ impl SqliteStore {
     ) -> StoreResult<Option<Grant>> {
         let (a, cl) = (account_id.to_string(), client_id.to_string());
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE account_id = ?1 AND client_id = ?2 AND revoked_at IS NULL"),
                 [a, cl],
                 grant_row,
@@ -230,7 +231,7 @@ impl SqliteStore {
     pub(crate) async fn sq_grant(&self, id: &str) -> StoreResult<Option<Grant>> {
         let id = id.to_string();
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 &format!("SELECT {GRANT_COLUMNS} FROM grants WHERE id = ?1"),
                 [id],
                 grant_row,
@@ -265,7 +266,7 @@ impl SqliteStore {
     pub(crate) async fn sq_save_grant(&self, g: &Grant) -> StoreResult<()> {
         let g = g.clone();
         self.write(move |c| {
-            c.execute(
+            c.exec(
                 &format!(
                     "INSERT INTO grants ({GRANT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
                      ON CONFLICT (id) DO UPDATE SET scopes = excluded.scopes,
@@ -294,7 +295,7 @@ impl SqliteStore {
         let id = id.to_string();
         self.write(move |c| {
             let n = c
-                .execute(
+                .exec(
                     "UPDATE grants SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                     params![id, now],
                 )
@@ -307,7 +308,7 @@ impl SqliteStore {
                 "UPDATE refresh_tokens SET revoked_at = ?2 WHERE grant_id = ?1 AND revoked_at IS NULL",
                 "UPDATE authorization_codes SET used_at = ?2 WHERE grant_id = ?1 AND used_at IS NULL",
             ] {
-                c.execute(sql, params![id, now]).map_err(backend)?;
+                c.exec(sql, params![id, now]).map_err(backend)?;
             }
             log_revocation(c, &Revocation::Grant(id), now)
         })
@@ -317,7 +318,7 @@ impl SqliteStore {
     pub(crate) async fn sq_create_code(&self, k: &AuthorizationCode) -> StoreResult<()> {
         let k = k.clone();
         self.write(move |c| {
-            c.execute(
+            c.exec(
                 &format!("INSERT INTO authorization_codes ({CODE_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
                 params![
                     k.hash.to_hex(),
@@ -344,7 +345,7 @@ impl SqliteStore {
         let hex = hash.to_hex();
         self.read(move |c| {
             let row = c
-                .query_row(
+                .row(
                     &format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE hash = ?1"),
                     [hex],
                     code_row,
@@ -365,7 +366,7 @@ impl SqliteStore {
         let (hex, tokens) = (hash.to_hex(), tokens.clone());
         self.write(move |c| {
             let n = c
-                .execute(
+                .exec(
                     "UPDATE authorization_codes SET used_at = ?2 WHERE hash = ?1 AND used_at IS NULL",
                     params![hex, now],
                 )
@@ -375,7 +376,7 @@ impl SqliteStore {
                 return Ok(true);
             }
             let family: Option<String> = c
-                .query_row(
+                .row(
                     "SELECT family_id FROM authorization_codes WHERE hash = ?1",
                     [&hex],
                     |r| r.get(0),
@@ -431,7 +432,7 @@ impl SqliteStore {
         let (hex, tokens) = (old.to_hex(), tokens.clone());
         self.write(move |c| {
             let n = c
-                .execute(
+                .exec(
                     "UPDATE refresh_tokens SET rotated_at = ?2
                      WHERE hash = ?1 AND rotated_at IS NULL AND revoked_at IS NULL",
                     params![hex, now],
@@ -459,7 +460,7 @@ impl SqliteStore {
             let mut n = 0;
             for table in ["sessions", "authorization_codes", "refresh_tokens"] {
                 n += c
-                    .execute(
+                    .exec(
                         &format!("DELETE FROM {table} WHERE expires_at < ?1"),
                         [before],
                     )

@@ -1,5 +1,6 @@
 //! The [`Store`] trait over SQLite.
 
+use super::CachedStatements;
 use super::{backend, conflict_as, SqliteStore};
 use crate::rows::{app_fields, AppRow, TokenRow, APP_COLUMNS, TOKEN_COLUMNS};
 use crate::{Revocation, Store, StoreError, StoreResult, TokenFilter};
@@ -119,7 +120,7 @@ impl Store for SqliteStore {
     async fn create_user(&self, user: &User) -> StoreResult<()> {
         let u = user.clone();
         self.write(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO users (id, email, password_hash, created_at) VALUES (?1, ?2, ?3, ?4)",
                 params![u.id, u.email, u.password_hash, u.created_at],
             )
@@ -132,7 +133,7 @@ impl Store for SqliteStore {
     async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
         let email = email.to_string();
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 "SELECT id, email, password_hash, created_at FROM users WHERE email = ?1",
                 [email],
                 user_row,
@@ -146,7 +147,7 @@ impl Store for SqliteStore {
     async fn user_by_id(&self, id: &str) -> StoreResult<Option<User>> {
         let id = id.to_string();
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 "SELECT id, email, password_hash, created_at FROM users WHERE id = ?1",
                 [id],
                 user_row,
@@ -161,12 +162,12 @@ impl Store for SqliteStore {
         let a = account.clone();
         let owner = owner_id.to_string();
         self.write(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO accounts (id, name, created_at) VALUES (?1, ?2, ?3)",
                 params![a.id, a.name, a.created_at],
             )
             .map_err(conflict_as("account"))?;
-            c.execute(
+            c.exec(
                 "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?1, ?2, 'owner', ?3)",
                 params![a.id, owner, a.created_at],
             )
@@ -179,7 +180,7 @@ impl Store for SqliteStore {
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
         let id = id.to_string();
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 "SELECT id, name, created_at FROM accounts WHERE id = ?1",
                 [id],
                 |r| {
@@ -205,7 +206,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let (a, u) = (account_id.to_string(), user_id.to_string());
         self.write(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (account_id, user_id) DO UPDATE SET role = excluded.role",
                 params![a, u, role.as_str(), now],
@@ -281,18 +282,18 @@ impl Store for SqliteStore {
         let id = client_id.to_string();
         self.write(move |c| {
             let n = c
-                .execute(
+                .exec(
                     "UPDATE apps SET deleted_at = ?2 WHERE client_id = ?1 AND deleted_at IS NULL",
                     params![id, now],
                 )
                 .map_err(backend)?;
             require(n, "app")?;
-            c.execute(
+            c.exec(
                 "UPDATE access_tokens SET revoked_at = ?2 WHERE client_id = ?1 AND revoked_at IS NULL",
                 params![id, now],
             )
             .map_err(backend)?;
-            c.execute(
+            c.exec(
                 "UPDATE client_secrets SET expires_at = ?2 WHERE client_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
                 params![id, now],
             )
@@ -338,7 +339,7 @@ impl Store for SqliteStore {
         let s = new.clone();
         self.write(move |c| {
             let live: i64 = c
-                .query_row(
+                .row(
                     "SELECT COUNT(*) FROM apps WHERE client_id = ?1 AND deleted_at IS NULL AND public = 0",
                     [&s.client_id],
                     |r| r.get(0),
@@ -347,7 +348,7 @@ impl Store for SqliteStore {
             if live == 0 {
                 return Err(StoreError::NotFound("confidential app"));
             }
-            c.execute(
+            c.exec(
                 "UPDATE client_secrets SET expires_at = ?2
                  WHERE client_id = ?1 AND (expires_at IS NULL OR expires_at > ?2)",
                 params![s.client_id, old_until],
@@ -366,7 +367,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<()> {
         let (app, token) = (app.clone(), token.clone());
         self.write(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO private_apps (id, account_id, name, scopes, created_at, revoked_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, NULL)",
                 params![
@@ -386,7 +387,7 @@ impl Store for SqliteStore {
     async fn private_app(&self, id: &str) -> StoreResult<Option<PrivateApp>> {
         let id = id.to_string();
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 "SELECT id, account_id, name, scopes, created_at, revoked_at FROM private_apps WHERE id = ?1",
                 [id],
                 private_app_row,
@@ -421,7 +422,7 @@ impl Store for SqliteStore {
         let (id, token) = (id.to_string(), token.clone());
         self.write(move |c| {
             let live: i64 = c
-                .query_row(
+                .row(
                     "SELECT COUNT(*) FROM private_apps WHERE id = ?1 AND revoked_at IS NULL",
                     [&id],
                     |r| r.get(0),
@@ -438,7 +439,7 @@ impl Store for SqliteStore {
         let id = id.to_string();
         self.write(move |c| {
             let n = c
-                .execute(
+                .exec(
                     "UPDATE private_apps SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                     params![id, now],
                 )
@@ -473,7 +474,7 @@ impl Store for SqliteStore {
         let hash = *hash;
         self.write(move |c| {
             let n = c
-                .execute(
+                .exec(
                     "UPDATE access_tokens SET revoked_at = ?2 WHERE hash = ?1 AND revoked_at IS NULL",
                     params![hash.to_hex(), now],
                 )
@@ -523,7 +524,7 @@ impl Store for SqliteStore {
     async fn purge_expired(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
         self.write(move |c| {
             let n = c
-                .execute(
+                .exec(
                     "DELETE FROM access_tokens WHERE hash IN
                      (SELECT hash FROM access_tokens WHERE expires_at < ?1 LIMIT ?2)",
                     params![before, limit],
@@ -538,7 +539,7 @@ impl Store for SqliteStore {
         self.read(move |c| {
             if seq < 0 {
                 let last: i64 = c
-                    .query_row("SELECT COALESCE(MAX(seq), 0) FROM revocations", [], |r| r.get(0))
+                    .row("SELECT COALESCE(MAX(seq), 0) FROM revocations", [], |r| r.get(0))
                     .map_err(backend)?;
                 return Ok((last, Vec::new()));
             }
@@ -568,12 +569,12 @@ impl Store for SqliteStore {
     ) -> StoreResult<String> {
         let (name, fresh) = (name.to_string(), make());
         self.write(move |c| {
-            c.execute(
+            c.exec(
                 "INSERT INTO server_keys (name, value, created_at) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO NOTHING",
                 params![name, fresh, now],
             )
             .map_err(backend)?;
-            c.query_row("SELECT value FROM server_keys WHERE name = ?1", [name], |r| r.get(0))
+            c.row("SELECT value FROM server_keys WHERE name = ?1", [name], |r| r.get(0))
                 .map_err(backend)
         })
         .await
@@ -688,7 +689,7 @@ pub(crate) fn insert_app(
     secret: Option<&ClientSecret>,
 ) -> StoreResult<()> {
     let (redirect_uris, grant_types) = app_fields(app);
-    c.execute(
+    c.exec(
         &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"),
         params![
             app.client_id,
@@ -710,7 +711,7 @@ pub(crate) fn insert_app(
 }
 
 fn insert_secret(c: &Connection, s: &ClientSecret) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "INSERT INTO client_secrets (id, client_id, hash, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![s.id, s.client_id, s.hash.to_hex(), s.created_at, s.expires_at],
     )
@@ -719,7 +720,7 @@ fn insert_secret(c: &Connection, s: &ClientSecret) -> StoreResult<()> {
 }
 
 fn revoke_private_app_tokens(c: &Connection, id: &str, now: UnixTime) -> StoreResult<()> {
-    c.execute(
+    c.exec(
         "UPDATE access_tokens SET revoked_at = ?2 WHERE private_app_id = ?1 AND revoked_at IS NULL",
         params![id, now],
     )

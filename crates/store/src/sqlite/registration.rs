@@ -1,6 +1,7 @@
 //! Initial access tokens for dynamic client registration, over SQLite.
 
 use super::queries::insert_app;
+use super::CachedStatements;
 use super::{backend, conflict_as, SqliteStore};
 use crate::{StoreError, StoreResult};
 use mailgrant_core::model::{App, ClientSecret};
@@ -41,7 +42,7 @@ impl SqliteStore {
     ) -> StoreResult<()> {
         let t = t.clone();
         self.write(move |c| {
-            c.execute(
+            c.exec(
                 &format!("INSERT INTO registration_tokens ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"),
                 params![
                     t.id,
@@ -66,7 +67,7 @@ impl SqliteStore {
     ) -> StoreResult<Option<RegistrationToken>> {
         let hex = hash.to_hex();
         self.read(move |c| {
-            c.query_row(
+            c.row(
                 &format!("SELECT {COLUMNS} FROM registration_tokens WHERE hash = ?1"),
                 [hex],
                 row,
@@ -103,7 +104,7 @@ impl SqliteStore {
         let id = id.to_string();
         self.write(move |c| {
             let n = c
-                .execute(
+                .exec(
                     "UPDATE registration_tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
                     params![id, now],
                 )
@@ -124,7 +125,7 @@ impl SqliteStore {
         self.write(move |c| {
             if let Some(id) = token_id {
                 let n = c
-                    .execute(
+                    .exec(
                         "UPDATE registration_tokens SET uses = uses + 1
                          WHERE id = ?1 AND revoked_at IS NULL
                            AND (expires_at IS NULL OR expires_at > ?2)
