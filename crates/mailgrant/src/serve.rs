@@ -106,48 +106,19 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
     Ok(())
 }
 
-/// Delete expired tokens a small batch at a time with a pause between batches, so a large purge
+/// Delete expired rows a small batch at a time with a pause between batches, so a large purge
 /// never holds the writer for more than a millisecond or two (measured under load: see README).
 async fn purge_expired(state: AppState, every: Duration) {
     const GRACE: i64 = 3600;
-    const BATCH: u32 = 200;
     loop {
         tokio::time::sleep(every).await;
-        let mut total = 0;
-        loop {
-            match state
-                .store()
-                .purge_expired(state.now() - GRACE, BATCH)
-                .await
-            {
-                Ok(n) => {
-                    total += n;
-                    if n < u64::from(BATCH) {
-                        break;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, "purging expired tokens failed");
-                    break;
-                }
-            }
-        }
-        if total > 0 {
-            tracing::info!(purged = total, "expired tokens deleted");
-        }
-        match state
-            .store()
-            .purge_expired_authorization(state.now() - GRACE)
-            .await
-        {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(
-                purged = n,
-                "expired sessions, codes and refresh tokens deleted"
-            ),
-            Err(e) => tracing::warn!(error = %e, "purging expired sessions and codes failed"),
-        }
+        let before = state.now() - GRACE;
+        let store = state.store();
+        in_batches("expired tokens", |limit| store.purge_expired(before, limit)).await;
+        in_batches("expired sessions, codes and refresh tokens", |limit| {
+            store.purge_expired_authorization(before, limit)
+        })
+        .await;
     }
 }
 
@@ -171,4 +142,32 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down");
+}
+
+/// Run `purge` with a batch limit until it deletes fewer than that, pausing 5 ms between batches.
+async fn in_batches<F, Fut>(what: &str, purge: F)
+where
+    F: Fn(u32) -> Fut,
+    Fut: std::future::Future<Output = mailgrant_store::StoreResult<u64>>,
+{
+    const BATCH: u32 = 200;
+    let mut total = 0;
+    loop {
+        match purge(BATCH).await {
+            Ok(n) => {
+                total += n;
+                if n < u64::from(BATCH) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "purging {what} failed");
+                break;
+            }
+        }
+    }
+    if total > 0 {
+        tracing::info!(purged = total, "{what} deleted");
+    }
 }

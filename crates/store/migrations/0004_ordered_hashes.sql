@@ -23,3 +23,10 @@ DROP INDEX access_tokens_by_grant;
 CREATE INDEX access_tokens_by_grant ON access_tokens (grant_id) WHERE grant_id IS NOT NULL;
 DROP INDEX access_tokens_by_expiry;
 CREATE INDEX access_tokens_by_expiry ON access_tokens (expires_at) WHERE expires_at IS NOT NULL;
+
+-- The background purge deletes what expired, a batch at a time; without these it scanned the whole
+-- table under the write lock every minute (a 500 ms stall with 1.7 M codes). Expiry times grow
+-- with issue time, so these indexes are appended to as well.
+CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+CREATE INDEX authorization_codes_by_expiry ON authorization_codes (expires_at);
+CREATE INDEX refresh_tokens_by_expiry ON refresh_tokens (expires_at);

@@ -587,8 +587,8 @@ impl Store for CachedStore {
         self.invalidate(&Revocation::Family(family_id.to_string()));
         result
     }
-    async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64> {
-        self.inner.purge_expired_authorization(before).await
+    async fn purge_expired_authorization(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
+        self.inner.purge_expired_authorization(before, limit).await
     }
 
     fn revocations_head_local(&self) -> Option<StoreResult<i64>> {

@@ -220,8 +220,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     /// Revoke every refresh and access token of a family; false when nothing was live.
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool>;
-    /// Delete sessions, codes and refresh tokens that expired before `before`; how many went.
-    async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64>;
+    /// Delete up to `limit` each of the sessions, codes and refresh tokens that expired before
+    /// `before`; how many went (fewer than `limit` means none are left).
+    async fn purge_expired_authorization(&self, before: UnixTime, limit: u32) -> StoreResult<u64>;
     // ---- Cache support (issue 5): how a cache learns of revocations. Defaults: polling only. ----
     /// The newest revocation-log `seq`, when the backend can read it without a network round trip
     /// (SQLite: a local read of a few microseconds). `None` when it cannot; caches then rely on

@@ -780,7 +780,7 @@ pub async fn authorization_flow(store: DynStore) {
         .is_some());
 
     // Purging removes what expired (the session above expired at NOW + 60; codes at NOW + 60).
-    assert!(s.purge_expired_authorization(NOW + 61).await.unwrap() >= 3);
+    assert!(s.purge_expired_authorization(NOW + 61, 1000).await.unwrap() >= 3);
     assert!(s.code(&code3.hash).await.unwrap().is_none());
 }
 

@@ -454,14 +454,18 @@ impl PostgresStore {
     pub(crate) async fn pg_purge_expired_authorization(
         &self,
         before: UnixTime,
+        limit: u32,
     ) -> StoreResult<u64> {
         let client = self.client().await?;
         let mut n = 0;
         for table in ["sessions", "authorization_codes", "refresh_tokens"] {
             n += client
                 .execute(
-                    &format!("DELETE FROM {table} WHERE expires_at < $1"),
-                    &[&before],
+                    &format!(
+                        "DELETE FROM {table} WHERE hash IN
+                         (SELECT hash FROM {table} WHERE expires_at < $1 LIMIT $2)"
+                    ),
+                    &[&before, &i64::from(limit)],
                 )
                 .await
                 .map_err(backend)?;

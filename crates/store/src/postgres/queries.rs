@@ -690,8 +690,8 @@ impl Store for PostgresStore {
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
         self.pg_revoke_family(family_id, now).await
     }
-    async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64> {
-        self.pg_purge_expired_authorization(before).await
+    async fn purge_expired_authorization(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
+        self.pg_purge_expired_authorization(before, limit).await
     }
     // Dynamic client registration (RFC 7591); the queries are in registration.rs.
     async fn create_registration_token(&self, token: &RegistrationToken) -> StoreResult<()> {

@@ -455,14 +455,18 @@ impl SqliteStore {
     pub(crate) async fn sq_purge_expired_authorization(
         &self,
         before: UnixTime,
+        limit: u32,
     ) -> StoreResult<u64> {
         self.write(move |c| {
             let mut n = 0;
             for table in ["sessions", "authorization_codes", "refresh_tokens"] {
                 n += c
                     .exec(
-                        &format!("DELETE FROM {table} WHERE expires_at < ?1"),
-                        [before],
+                        &format!(
+                            "DELETE FROM {table} WHERE hash IN
+                             (SELECT hash FROM {table} WHERE expires_at < ?1 LIMIT ?2)"
+                        ),
+                        params![before, limit],
                     )
                     .map_err(backend)?;
             }

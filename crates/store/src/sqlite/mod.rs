@@ -15,11 +15,15 @@ use crate::{StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags};
 use signal::RevocationSignal;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 const MAX_BATCH: usize = 256;
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+/// WAL frames (4 KiB pages) after which the writer restarts the WAL from its beginning.
+const RESTART_WAL_AFTER_FRAMES: i64 = 16_384;
 const MAX_IDLE_READERS: usize = 8;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -174,8 +178,10 @@ impl SqliteStore {
         let mut conn = Connection::open(&path).map_err(backend)?;
         configure(&conn)?;
         migrate(&mut conn)?;
-        // Checkpoints run on their own thread (below), not inside the writer's commits.
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")
+        // Checkpoints run on their own thread (below), not inside the writer's commits; the
+        // writer only restarts the WAL when asked (see `checkpoint_loop`), and keeps its file at
+        // 64 MiB at most when it does.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")
             .map_err(backend)?;
         let checkpointer = Connection::open(&path).map_err(backend)?;
         configure(&checkpointer)?;
@@ -183,19 +189,21 @@ impl SqliteStore {
             RevocationSignal::open(&path).map_err(|e| StoreError::Backend(e.to_string()))?,
         );
         let writer_signal = signal.clone();
+        let restart_wal = Arc::new(AtomicBool::new(false));
+        let writer_restart = restart_wal.clone();
         let (tx, rx) = mpsc::channel(4096);
         let alive = Arc::new(());
         let weak = Arc::downgrade(&alive);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || {
-                writer_loop(conn, rx, &writer_signal);
+                writer_loop(conn, rx, &writer_signal, &writer_restart);
                 drop(alive);
             })
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, weak))
+            .spawn(move || checkpoint_loop(checkpointer, weak, &restart_wal))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(Self {
             writer: tx,
@@ -320,20 +328,60 @@ fn in_savepoint<T>(
     result
 }
 
-/// Copy the WAL back into the database every 200 ms while the writer lives. PASSIVE: it never
-/// blocks the writer or readers; the writer restarts the WAL once everything is copied.
-fn checkpoint_loop(conn: Connection, writer_alive: std::sync::Weak<()>) {
+/// Copy the WAL back into the database every 50 ms while the writer lives. PASSIVE: it never
+/// blocks the writer or readers. Often and small, because each checkpoint ends with an fsync of
+/// the database file that the writer's WAL flushes queue behind: every 200 ms put token p99 at
+/// 6.5–7.9 ms, every 50 ms at 3.6 ms, at the same throughput.
+///
+/// Under a steady stream of commits that is not enough to keep the WAL small: SQLite starts the WAL
+/// over only when a write begins while every frame is already copied, and with a commit every half
+/// millisecond the writer has always appended more by the time a checkpoint finishes. The WAL then
+/// grew without end (1.4 M frames, 6 GB, in a 10-minute bench) and commits stalled for hundreds of
+/// milliseconds. So once the WAL passes [`RESTART_WAL_AFTER_FRAMES`], this thread asks the writer,
+/// right after a passive checkpoint, to run a RESTART checkpoint between two batches: it copies only
+/// what was appended during the passive one, and the next commit writes from the WAL's beginning.
+fn checkpoint_loop(conn: Connection, writer_alive: std::sync::Weak<()>, restart_wal: &AtomicBool) {
     while writer_alive.strong_count() > 0 {
-        std::thread::sleep(Duration::from_millis(200));
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "sqlite checkpoint failed");
+        std::thread::sleep(CHECKPOINT_EVERY);
+        let started = std::time::Instant::now();
+        match checkpoint(&conn, "PASSIVE") {
+            Ok((wal_frames, copied)) => {
+                let ms = started.elapsed().as_millis() as u64;
+                tracing::debug!(wal_frames, copied, ms, "sqlite checkpoint");
+                if wal_frames > RESTART_WAL_AFTER_FRAMES {
+                    restart_wal.store(true, Ordering::Release);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
         }
     }
 }
 
-fn writer_loop(conn: Connection, mut jobs: mpsc::Receiver<Job>, signal: &RevocationSignal) {
+/// Run a checkpoint; the WAL's size and how much of it is copied, in frames.
+fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
+    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get(1)?, r.get(2)?))
+    })
+}
+
+fn writer_loop(
+    conn: Connection,
+    mut jobs: mpsc::Receiver<Job>,
+    signal: &RevocationSignal,
+    restart_wal: &AtomicBool,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
+        if restart_wal.swap(false, Ordering::AcqRel) {
+            let started = std::time::Instant::now();
+            match checkpoint(&conn, "RESTART") {
+                Ok((wal_frames, copied)) => {
+                    let ms = started.elapsed().as_millis() as u64;
+                    tracing::debug!(wal_frames, copied, ms, "sqlite WAL restarted");
+                }
+                Err(e) => tracing::warn!(error = %e, "sqlite WAL restart failed"),
+            }
+        }
         batch.push(first);
         while batch.len() < MAX_BATCH {
             match jobs.try_recv() {

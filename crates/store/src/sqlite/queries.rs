@@ -653,8 +653,8 @@ impl Store for SqliteStore {
     async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
         self.sq_revoke_family(family_id, now).await
     }
-    async fn purge_expired_authorization(&self, before: UnixTime) -> StoreResult<u64> {
-        self.sq_purge_expired_authorization(before).await
+    async fn purge_expired_authorization(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
+        self.sq_purge_expired_authorization(before, limit).await
     }
     // Dynamic client registration (RFC 7591); the queries are in registration.rs.
     async fn create_registration_token(&self, token: &RegistrationToken) -> StoreResult<()> {
