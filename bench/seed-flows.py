@@ -42,25 +42,18 @@ def base62(n):
     return out[:n]
 
 
-def checksum(crc):
-    chars = bytearray(b"0" * 6)
-    for i in range(5, -1, -1):
-        chars[i] = BASE62[crc % 62]
-        crc //= 62
-    return bytes(chars)
-
-
-def issue_time(ms):
-    chars = bytearray(b"0" * 8)
-    for i in range(7, -1, -1):
-        chars[i] = BASE62[ms % 62]
-        ms //= 62
+def fixed_base62(n, width):
+    """n in `width` base62 digits, most significant first (the checksum and the issue time)."""
+    chars = bytearray(b"0" * width)
+    for i in range(width - 1, -1, -1):
+        chars[i] = BASE62[n % 62]
+        n //= 62
     return bytes(chars)
 
 
 def token(prefix):
-    signed = prefix + b"_" + issue_time(int(time.time() * 1000)) + base62(35)
-    return (signed + checksum(zlib.crc32(signed))).decode()
+    signed = prefix + b"_" + fixed_base62(int(time.time() * 1000), 8) + base62(35)
+    return (signed + fixed_base62(zlib.crc32(signed), 6)).decode()
 
 
 def token_hash(t):

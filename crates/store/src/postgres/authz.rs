@@ -386,31 +386,36 @@ impl PostgresStore {
         Ok(redeemed)
     }
 
+    pub(crate) async fn pg_refresh_token(
+        &self,
+        hash: &TokenHash,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        self.refresh_token_where("hash = $1", &hash.to_hex()).await
+    }
+
     pub(crate) async fn pg_current_refresh_token(
         &self,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        let row = self
-            .client()
-            .await?
-            .query_opt(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE family_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL ORDER BY hash DESC LIMIT 1"), &[&family_id])
-            .await
-            .map_err(backend)?;
-        row.as_ref()
-            .map(|r| refresh_row(r).into_record())
-            .transpose()
+        self.refresh_token_where(
+            "family_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL ORDER BY hash DESC LIMIT 1",
+            family_id,
+        )
+        .await
     }
 
-    pub(crate) async fn pg_refresh_token(
+    /// The first refresh token matching `condition` (one parameter, `key`).
+    async fn refresh_token_where(
         &self,
-        hash: &TokenHash,
+        condition: &str,
+        key: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         let row = self
             .client()
             .await?
             .query_opt(
-                &format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE hash = $1"),
-                &[&hash.to_hex()],
+                &format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE {condition}"),
+                &[&key],
             )
             .await
             .map_err(backend)?;

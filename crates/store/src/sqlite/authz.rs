@@ -395,28 +395,32 @@ impl SqliteStore {
         &self,
         hash: &TokenHash,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        let hex = hash.to_hex();
-        self.read(move |c| {
-            let row = c
-                .prepare_cached(&format!(
-                    "SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE hash = ?1"
-                ))
-                .and_then(|mut st| st.query_row([hex], refresh_row).optional())
-                .map_err(backend)?;
-            row.map(RefreshRow::into_record).transpose()
-        })
-        .await
+        self.refresh_token_where("hash = ?1", hash.to_hex()).await
     }
 
     pub(crate) async fn sq_current_refresh_token(
         &self,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        let family_id = family_id.to_string();
+        self.refresh_token_where(
+            "family_id = ?1 AND rotated_at IS NULL AND revoked_at IS NULL ORDER BY hash DESC LIMIT 1",
+            family_id.to_string(),
+        )
+        .await
+    }
+
+    /// The first refresh token matching `condition` (one parameter, `key`).
+    async fn refresh_token_where(
+        &self,
+        condition: &'static str,
+        key: String,
+    ) -> StoreResult<Option<RefreshTokenRecord>> {
         self.read(move |c| {
             let row = c
-                .prepare_cached(&format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE family_id = ?1 AND rotated_at IS NULL AND revoked_at IS NULL ORDER BY hash DESC LIMIT 1"))
-                .and_then(|mut st| st.query_row([family_id], refresh_row).optional())
+                .prepare_cached(&format!(
+                    "SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE {condition}"
+                ))
+                .and_then(|mut st| st.query_row([key], refresh_row).optional())
                 .map_err(backend)?;
             row.map(RefreshRow::into_record).transpose()
         })
