@@ -21,6 +21,11 @@ pub enum OAuthErrorCode {
     InvalidToken,
     UnsupportedTokenType,
     SlowDown,
+    /// OpenID Connect Core §3.1.2.6, answered to `prompt=none`: the person would have to sign in,
+    /// approve the app, or pick an account.
+    LoginRequired,
+    ConsentRequired,
+    AccountSelectionRequired,
 }
 
 impl OAuthErrorCode {
@@ -41,6 +46,9 @@ impl OAuthErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::UnsupportedTokenType => "unsupported_token_type",
             Self::SlowDown => "slow_down",
+            Self::LoginRequired => "login_required",
+            Self::ConsentRequired => "consent_required",
+            Self::AccountSelectionRequired => "account_selection_required",
         }
     }
 

@@ -28,6 +28,9 @@ pub struct AuthorizeRequest {
     pub code_challenge: Option<String>,
     /// `prompt=consent`: ask even when a grant covers the scopes.
     pub force_consent: bool,
+    /// `prompt=none`: show nothing; answer at once or redirect with `login_required`,
+    /// `consent_required` or `account_selection_required`.
+    pub no_interaction: bool,
 }
 
 /// Why the request cannot go on.
@@ -161,6 +164,14 @@ pub fn validate(
         Ok(s) => s,
         Err(e) => return fail(e),
     };
+    let prompts: Vec<&str> = first(pairs, "prompt")
+        .map(|p| p.split(' ').filter(|v| !v.is_empty()).collect())
+        .unwrap_or_default();
+    if prompts.contains(&"none") && prompts.len() > 1 {
+        return fail(OAuthError::invalid_request(
+            "prompt=none cannot be combined with other prompt values",
+        ));
+    }
     let challenge = first(pairs, "code_challenge");
     let method = first(pairs, "code_challenge_method");
     let code_challenge = match (response_type, challenge) {
@@ -188,7 +199,8 @@ pub fn validate(
         scopes,
         state,
         code_challenge,
-        force_consent: first(pairs, "prompt").is_some_and(|p| p.split(' ').any(|v| v == "consent")),
+        force_consent: prompts.contains(&"consent"),
+        no_interaction: prompts.contains(&"none"),
     })
 }
 

@@ -73,7 +73,13 @@ fn a_good_request_passes() {
     assert_eq!(r.state.as_deref(), Some("xyz"));
     assert!(r.redirect_uri_given && !r.force_consent);
     let r = validate(&with(&[("prompt", "consent")]), Some(&a)).unwrap();
-    assert!(r.force_consent);
+    assert!(r.force_consent && !r.no_interaction);
+    let r = validate(&with(&[("prompt", "none")]), Some(&a)).unwrap();
+    assert!(r.no_interaction && !r.force_consent);
+    assert_eq!(
+        redirect_code(validate(&with(&[("prompt", "none consent")]), Some(&a))),
+        Some(OAuthErrorCode::InvalidRequest)
+    );
     // No scope asks for all the app's scopes.
     let no_scope: Vec<_> = with(&[])
         .into_iter()

@@ -56,7 +56,20 @@ fn error_location(state: &AppState, request: &AuthorizeRequest, error: OAuthErro
     .location(&state.config().issuer)
 }
 
-/// After login: skip consent when a grant already covers the request, otherwise ask.
+/// Where to send a `prompt=none` request that would need the person to sign in.
+pub fn login_required(state: &AppState, valid: &Valid) -> String {
+    error_location(
+        state,
+        &valid.request,
+        OAuthError::new(
+            OAuthErrorCode::LoginRequired,
+            "prompt=none, and nobody is signed in",
+        ),
+    )
+}
+
+/// After login: skip consent when a grant already covers the request, otherwise ask (or, for
+/// `prompt=none`, say what would have been asked).
 pub async fn after_login(state: &AppState, user: &User, valid: &Valid) -> ServiceResult<Next> {
     let memberships = state.store().memberships_of(&user.id).await?;
     let connectable = authorize::connectable(&memberships);
@@ -84,6 +97,20 @@ pub async fn after_login(state: &AppState, user: &User, valid: &Valid) -> Servic
         return issue(state, user, valid, &account)
             .await
             .map(Next::Redirect);
+    }
+    if valid.request.no_interaction {
+        let error = if connectable.len() > 1 {
+            OAuthError::new(
+                OAuthErrorCode::AccountSelectionRequired,
+                "prompt=none, and the user would have to choose an account",
+            )
+        } else {
+            OAuthError::new(
+                OAuthErrorCode::ConsentRequired,
+                "prompt=none, and no grant covers the requested scopes",
+            )
+        };
+        return Ok(Next::Redirect(error_location(state, &valid.request, error)));
     }
     Ok(Next::Consent(connectable.into_iter().cloned().collect()))
 }

@@ -178,3 +178,62 @@ fn logout_ends_the_session() {
     assert_eq!(after.status(), 303);
     assert!(location(&after).starts_with("/login"));
 }
+
+/// `prompt=none` (OpenID Connect Core §3.1.2.1): never a page. Signed out → `login_required`;
+/// signed in without a covering grant → `consent_required`; with one → the code at once.
+#[test]
+fn prompt_none_answers_without_showing_a_page() {
+    use super::browser::{connect, param, params, REDIRECT};
+    let server = TestServer::start();
+    let app = code_app(&server, false, &[]);
+    let client = oauth_client(&server, &app);
+    let silent = |b: &reqwest::blocking::Client| {
+        let (url, state) = client
+            .authorize_url(CsrfToken::new_random)
+            .add_extra_param("prompt", "none")
+            .url();
+        let r = b.get(url.as_str()).send().unwrap();
+        assert_eq!(r.status(), 303);
+        let back = location(&r);
+        assert!(back.starts_with(REDIRECT), "{back}");
+        let list = params(&back, false);
+        assert_eq!(
+            param(&list, "state").as_deref(),
+            Some(state.secret().as_str())
+        );
+        assert_eq!(param(&list, "iss").as_deref(), Some(server.base.as_str()));
+        list
+    };
+    let signed_out = silent(&browser());
+    assert_eq!(
+        param(&signed_out, "error").as_deref(),
+        Some("login_required")
+    );
+
+    let b = browser();
+    let (url, _) = client.authorize_url(CsrfToken::new_random).url();
+    assert_eq!(
+        log_in(&server, &b, url.as_str(), &app.f.email, &app.f.password).status(),
+        303
+    );
+    let no_grant = silent(&b);
+    assert_eq!(
+        param(&no_grant, "error").as_deref(),
+        Some("consent_required")
+    );
+
+    let (connected, _) = connect(&server, &app);
+    let granted = silent(&connected);
+    assert!(param(&granted, "code").unwrap().starts_with("mgc_"));
+    assert_eq!(param(&granted, "error"), None);
+
+    // prompt=none with another value is a malformed request, answered at the redirect URI.
+    let (url, _) = client
+        .authorize_url(CsrfToken::new_random)
+        .add_extra_param("prompt", "none consent")
+        .url();
+    let r = connected.get(url.as_str()).send().unwrap();
+    let list = params(&location(&r), false);
+    assert_eq!(param(&list, "error").as_deref(), Some("invalid_request"));
+    server.assert_log_clean();
+}

@@ -57,6 +57,9 @@ pub async fn start(
     };
     let (current, user) = match logged_in(&state, &headers).await {
         Ok(Some(pair)) => pair,
+        Ok(None) if valid.request.no_interaction => {
+            return see_other(&authorize::login_required(&state, &valid))
+        }
         Ok(None) => return see_other(&login_url(&format!("{}?{query}", paths::AUTHORIZE))),
         Err(r) => return r,
     };
