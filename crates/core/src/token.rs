@@ -62,22 +62,36 @@ impl IssueOrder {
         }
         let mut value: u64 = 0;
         for &c in chars {
-            let Some(digit) = BASE62.iter().position(|&b| b == c) else {
+            let Some(digit) = base62_digit(c) else {
                 return Self(0);
             };
-            value = value * 62 + digit as u64;
+            value = value * 62 + digit;
         }
         Self::from_millis(value)
     }
 
     fn encode(self, out: &mut String) {
-        let mut chars = [b'0'; ORDER_LEN];
-        let mut v = self.0;
-        for slot in chars.iter_mut().rev() {
-            *slot = BASE62[(v % 62) as usize];
-            v /= 62;
-        }
-        out.extend(chars.iter().map(|&c| c as char));
+        out.extend(fixed_base62::<ORDER_LEN>(self.0).map(char::from));
+    }
+}
+
+/// `value` as exactly `N` base62 digits, most significant first (higher digits dropped).
+fn fixed_base62<const N: usize>(mut value: u64) -> [u8; N] {
+    let mut chars = [b'0'; N];
+    for slot in chars.iter_mut().rev() {
+        *slot = BASE62[(value % 62) as usize];
+        value /= 62;
+    }
+    chars
+}
+
+/// The value of one base62 character (the inverse of `BASE62`).
+fn base62_digit(c: u8) -> Option<u64> {
+    match c {
+        b'0'..=b'9' => Some(u64::from(c - b'0')),
+        b'A'..=b'Z' => Some(u64::from(c - b'A') + 10),
+        b'a'..=b'z' => Some(u64::from(c - b'a') + 36),
+        _ => None,
     }
 }
 
@@ -174,13 +188,11 @@ pub fn generate(kind: TokenKind) -> Secret {
     Secret::new(out)
 }
 
-fn encode_checksum(mut crc: u32) -> String {
-    let mut chars = [b'0'; CHECKSUM_LEN];
-    for slot in chars.iter_mut().rev() {
-        *slot = BASE62[(crc % 62) as usize];
-        crc /= 62;
-    }
-    chars.iter().map(|&c| c as char).collect()
+fn encode_checksum(crc: u32) -> String {
+    fixed_base62::<CHECKSUM_LEN>(u64::from(crc))
+        .map(char::from)
+        .iter()
+        .collect()
 }
 
 /// Check a presented token's shape and checksum; says which kind it is. No database involved.
@@ -353,6 +365,14 @@ mod tests {
         assert_eq!(h.to_hex().len(), 76);
         assert_eq!(TokenHash::from_hex(&h.to_hex()), Some(h));
         assert_eq!(TokenHash::from_hex(&h.to_hex()[..64]), None);
+    }
+
+    #[test]
+    fn base62_digits_invert_the_alphabet() {
+        for (i, &c) in BASE62.iter().enumerate() {
+            assert_eq!(base62_digit(c), Some(i as u64));
+        }
+        assert_eq!(base62_digit(b'_'), None);
     }
 
     #[test]

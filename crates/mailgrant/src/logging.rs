@@ -54,22 +54,23 @@ impl BufferedStderr {
 
 pub struct Line<'a>(&'a BufferedStderr);
 
-impl Write for Line<'_> {
-    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+impl Line<'_> {
+    fn buffer(&self) -> io::Result<std::sync::MutexGuard<'_, BufWriter<Stderr>>> {
         self.0
             .buffer
             .lock()
-            .map_err(|_| io::Error::other("the log buffer is poisoned"))?
-            .write(bytes)
+            .map_err(|_| io::Error::other("the log buffer is poisoned"))
+    }
+}
+
+impl Write for Line<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.buffer()?.write(bytes)
     }
 
     fn write_all(&mut self, bytes: &[u8]) -> io::Result<()> {
         // One lock per line, so that lines from different threads never interleave.
-        self.0
-            .buffer
-            .lock()
-            .map_err(|_| io::Error::other("the log buffer is poisoned"))?
-            .write_all(bytes)
+        self.buffer()?.write_all(bytes)
     }
 
     fn flush(&mut self) -> io::Result<()> {

@@ -201,18 +201,18 @@ pub async fn refresh(
                 // The presented token's successor, if it is still the family's current token: its
                 // hash gives the order it was derived at, so the same pair can be derived again.
                 let current = store.current_refresh_token(&record.family_id).await?;
-                let pair = current
-                    .as_ref()
-                    .map(|c| successors(&key, presented.expose(), c.hash.order()));
-                let successor_record = current.as_ref().filter(|c| {
-                    pair.as_ref()
-                        .is_some_and(|(_, next)| TokenHash::of(next.expose()).ct_eq(&c.hash))
+                let retried = current.and_then(|c| {
+                    let (access, successor) = successors(&key, presented.expose(), c.hash.order());
+                    let derived_from_presented = TokenHash::of(successor.expose()).ct_eq(&c.hash);
+                    derived_from_presented.then_some((c, access, successor))
                 });
-                match (
-                    refresh_token::check_retry(&record, successor_record, now),
-                    pair,
-                ) {
-                    (Ok(()), Some((access, successor))) => {
+                let reuse = RefreshDecision::Reuse {
+                    family_id: record.family_id.clone(),
+                };
+                match retried {
+                    Some((next, access, successor))
+                        if refresh_token::check_retry(&record, Some(&next), now).is_ok() =>
+                    {
                         let issued = store.access_token(&TokenHash::of(access.expose())).await?;
                         if let Some(a) = issued.filter(|a| a.revoked_at.is_none()) {
                             tracing::info!(family_id = %record.family_id, "refresh retried within the window: same pair");
@@ -224,14 +224,10 @@ pub async fn refresh(
                                 now,
                             ));
                         }
-                        RefreshDecision::Reuse {
-                            family_id: record.family_id.clone(),
-                        }
+                        reuse
                     }
-                    (Err(reuse), _) => reuse,
-                    (Ok(()), None) => RefreshDecision::Reuse {
-                        family_id: record.family_id.clone(),
-                    },
+                    // No live successor derived from this token: a reuse after rotation.
+                    _ => reuse,
                 }
             }
             other => other,

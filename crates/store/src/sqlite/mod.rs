@@ -240,8 +240,9 @@ impl SqliteStore {
             .as_ref()
             .ok_or_else(|| StoreError::Backend("no head connection".into()))?;
         let head = conn
-            .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM revocations")
-            .and_then(|mut st| st.query_row([], |r| r.get(0)))
+            .row("SELECT COALESCE(MAX(seq), 0) FROM revocations", [], |r| {
+                r.get(0)
+            })
             .map_err(backend)?;
         reader.last = signal.map(|s| (s, head));
         Ok(head)
@@ -343,25 +344,29 @@ fn in_savepoint<T>(
 fn checkpoint_loop(conn: Connection, writer_alive: std::sync::Weak<()>, restart_wal: &AtomicBool) {
     while writer_alive.strong_count() > 0 {
         std::thread::sleep(CHECKPOINT_EVERY);
-        let started = std::time::Instant::now();
-        match checkpoint(&conn, "PASSIVE") {
-            Ok((wal_frames, copied)) => {
-                let ms = started.elapsed().as_millis() as u64;
-                tracing::debug!(wal_frames, copied, ms, "sqlite checkpoint");
-                if wal_frames > RESTART_WAL_AFTER_FRAMES {
-                    restart_wal.store(true, Ordering::Release);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "sqlite checkpoint failed"),
+        if checkpoint(&conn, "PASSIVE").is_some_and(|frames| frames > RESTART_WAL_AFTER_FRAMES) {
+            restart_wal.store(true, Ordering::Release);
         }
     }
 }
 
-/// Run a checkpoint; the WAL's size and how much of it is copied, in frames.
-fn checkpoint(conn: &Connection, mode: &str) -> rusqlite::Result<(i64, i64)> {
-    conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-        Ok((r.get(1)?, r.get(2)?))
-    })
+/// Run a checkpoint and log how it went; the WAL's size in frames, `None` when it failed.
+fn checkpoint(conn: &Connection, mode: &str) -> Option<i64> {
+    let started = std::time::Instant::now();
+    let result = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+        Ok((r.get::<_, i64>(1)?, r.get::<_, i64>(2)?))
+    });
+    match result {
+        Ok((wal_frames, copied)) => {
+            let ms = started.elapsed().as_millis() as u64;
+            tracing::debug!(mode, wal_frames, copied, ms, "sqlite checkpoint");
+            Some(wal_frames)
+        }
+        Err(e) => {
+            tracing::warn!(mode, error = %e, "sqlite checkpoint failed");
+            None
+        }
+    }
 }
 
 fn writer_loop(
@@ -373,14 +378,7 @@ fn writer_loop(
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
         if restart_wal.swap(false, Ordering::AcqRel) {
-            let started = std::time::Instant::now();
-            match checkpoint(&conn, "RESTART") {
-                Ok((wal_frames, copied)) => {
-                    let ms = started.elapsed().as_millis() as u64;
-                    tracing::debug!(wal_frames, copied, ms, "sqlite WAL restarted");
-                }
-                Err(e) => tracing::warn!(error = %e, "sqlite WAL restart failed"),
-            }
+            checkpoint(&conn, "RESTART");
         }
         batch.push(first);
         while batch.len() < MAX_BATCH {
