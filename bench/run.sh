@@ -11,7 +11,7 @@
 #   (extra live tokens written straight into the database before the server starts, to measure
 #   lookups in a big table), EXPIRED_TOKENS=0 (expired ones, purged in the background every second
 #   during the runs), TOKIO_WORKER_THREADS (default: the runtime's), PEERS=../shared/peers,
-#   PEERS_DIR (where setup.sh installed the peers), RESULTS (output folder), FLOW_RATE=15000 (the
+#   PEERS_DIR (where setup.sh installed the peers), RESULTS (output folder), FLOW_RATE=30000 (the
 #   highest req/s expected from the refresh and code rows: each wrk run gets FLOW_RATE x its
 #   duration x 1.5 single-use codes and refresh tokens, at most FLOW_MAX=1000000, seeded up front).
 set -euo pipefail
@@ -124,7 +124,7 @@ WEB=$(mg app create --name bench-web --grant-type authorization_code --grant-typ
   --redirect-uri "$REDIRECT" --scope account.read)
 WEB_ID=$(json_field client_id <<< "$WEB")
 WEB_BASIC=$(printf '%s:%s' "$WEB_ID" "$(json_field client_secret <<< "$WEB")" | base64 -w0)
-FLOW_RATE=${FLOW_RATE:-15000} FLOW_MAX=${FLOW_MAX:-1000000}
+FLOW_RATE=${FLOW_RATE:-30000} FLOW_MAX=${FLOW_MAX:-1000000}
 seconds() { case $1 in *ms) echo 1 ;; *s) echo "${1%s}" ;; *m) echo $((${1%m} * 60)) ;; *) echo "$1" ;; esac; }
 bodies() { local n=$((FLOW_RATE * $(seconds "$1") * 3 / 2)); echo $((n > FLOW_MAX ? FLOW_MAX : n)); }
 PHASES="probe=1 warmup=$(bodies "$WARMUP")"
@@ -134,6 +134,10 @@ python3 "$BENCH/seed-flows.py" "$BACKEND" "$URL" "$WEB_ID" "$ACCOUNT" "$USER_ID"
 # Seeding wrote hundreds of MB; let the kernel finish writing them back now, or the first runs'
 # fsyncs queue behind that writeback (it made the first two token runs 30 % slower than the third).
 sync
+
+# The disk sets the floor under every durable row, and it differs from machine to machine: time
+# the flush of a 16 KiB write (about one group commit) where the database lives, on its own.
+python3 "$BENCH/disk-probe.py" "$DATA" | tee "$RESULTS/disk.txt"
 
 # ---- mailgrant ----------------------------------------------------------------------------------
 # Rate limits are raised out of the way: the bench measures the token path, not the limiter.
@@ -215,6 +219,7 @@ fi
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)  backend: $BACKEND  stored tokens: $STORED_TOKENS  expired: $EXPIRED_TOKENS"
   cat "$RESULTS/purge.txt"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), kernel $(uname -r)"
+  cat "$RESULTS/disk.txt"
   echo "wrk -t1 -c$CONNS, $REPS x $DURATION (warm-up $WARMUP), median of runs; commit $(cd "$ROOT" && git rev-parse --short HEAD)"
 } > "$RESULTS/env.txt"
 python3 "$BENCH/summarize.py" "$RESULTS" | tee "$RESULTS/summary.txt"

@@ -22,8 +22,12 @@ use tokio::sync::{mpsc, oneshot};
 
 const MAX_BATCH: usize = 256;
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
-/// WAL frames (4 KiB pages) after which the writer restarts the WAL from its beginning.
-const RESTART_WAL_AFTER_FRAMES: i64 = 16_384;
+/// WAL frames (4 KiB pages) after which the writer restarts the WAL from its beginning: 32 MiB,
+/// half of `journal_size_limit`, so that once the WAL file has grown it is overwritten in place
+/// (no growth and no truncation, which a flush would also have to journal).
+const RESTART_WAL_AFTER_FRAMES: i64 = 8_192;
+/// A commit slower than this is logged at debug level (the disk's own stalls show up here).
+const SLOW_COMMIT: Duration = Duration::from_millis(5);
 const MAX_IDLE_READERS: usize = 8;
 
 type Completion = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -122,20 +126,27 @@ pub(crate) fn conflict_as(what: &'static str) -> impl Fn(rusqlite::Error) -> Sto
     }
 }
 
+/// How long a connection waits for another process's lock (the CLI writing while a server runs).
+const WRITER_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
 fn configure(conn: &Connection) -> StoreResult<()> {
-    conn.busy_timeout(Duration::from_secs(5)).map_err(backend)?;
+    conn.busy_timeout(WRITER_BUSY_TIMEOUT).map_err(backend)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    // The writer keeps the hot index pages of a large token table in memory (64 MiB) and reads
-    // through a memory map instead of read() calls; durability is unchanged (WAL, FULL). A larger
-    // cache costs more per commit (SQLite walks it in pager_end_transaction): 16 MiB measured best.
-    // Every write runs in its own savepoint inside the group commit, and a savepoint keeps the
+    // The writer reads the database through a memory map instead of read() calls, and keeps a
+    // small page cache (1 MiB): durability is unchanged (WAL, FULL). Small on purpose: when an
+    // index page splits, SQLite's balance_nonroot() swaps page numbers through the never-used
+    // "pending byte" page (number 262,145), so at commit the cache's largest key is far past the
+    // end of the database and pcache1Truncate() walks every bucket of its hash table. With a
+    // 16 MiB cache that walk was 22 % of the writer's time (perf, then gdb on pcache1Truncate);
+    // with 256 buckets it is ~1 %, and the pages a commit touches (the right edges of the
+    // B-trees) stay cached. Every write runs in its own savepoint inside the group commit, and a savepoint keeps the
     // old content of each page it touches in a statement journal: in memory, not in a temp file
     // (which cost two pwrite calls per page, as many as the WAL itself).
     conn.execute_batch(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = ON;
-         PRAGMA cache_size = -16384;
+         PRAGMA cache_size = -1024;
          PRAGMA temp_store = MEMORY;
          PRAGMA mmap_size = 268435456;",
     )
@@ -185,6 +196,12 @@ impl SqliteStore {
             .map_err(backend)?;
         let checkpointer = Connection::open(&path).map_err(backend)?;
         configure(&checkpointer)?;
+        // Both connections that copy pages into the database file (passive checkpoints, and the
+        // writer's RESTART) grow it a chunk at a time.
+        grow_in_chunks(&conn);
+        grow_in_chunks(&checkpointer);
+        let database_file =
+            std::fs::File::open(&path).map_err(|e| StoreError::Backend(e.to_string()))?;
         let signal = Arc::new(
             RevocationSignal::open(&path).map_err(|e| StoreError::Backend(e.to_string()))?,
         );
@@ -203,7 +220,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         std::thread::Builder::new()
             .name("sqlite-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, weak, &restart_wal))
+            .spawn(move || checkpoint_loop(checkpointer, &database_file, weak, &restart_wal))
             .map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok(Self {
             writer: tx,
@@ -341,13 +358,71 @@ fn in_savepoint<T>(
 /// milliseconds. So once the WAL passes [`RESTART_WAL_AFTER_FRAMES`], this thread asks the writer,
 /// right after a passive checkpoint, to run a RESTART checkpoint between two batches: it copies only
 /// what was appended during the passive one, and the next commit writes from the WAL's beginning.
-fn checkpoint_loop(conn: Connection, writer_alive: std::sync::Weak<()>, restart_wal: &AtomicBool) {
+///
+/// Under load a passive checkpoint never reaches the WAL's end, and SQLite then leaves the copied
+/// pages unsynced in the OS page cache; the writer's RESTART had to flush all of them (4–5 ms, with
+/// every token waiting). So this thread flushes the database file itself after each checkpoint,
+/// off the writer's path: nothing waits for it, and the RESTART's own flush finds little to do.
+fn checkpoint_loop(
+    conn: Connection,
+    database_file: &std::fs::File,
+    writer_alive: std::sync::Weak<()>,
+    restart_wal: &AtomicBool,
+) {
     while writer_alive.strong_count() > 0 {
         std::thread::sleep(CHECKPOINT_EVERY);
-        if checkpoint(&conn, "PASSIVE").is_some_and(|frames| frames > RESTART_WAL_AFTER_FRAMES) {
+        let frames = checkpoint(&conn, "PASSIVE");
+        if let Err(e) = database_file.sync_data() {
+            tracing::warn!(error = %e, "could not flush the database file after a checkpoint");
+        }
+        if frames.is_some_and(|frames| frames > RESTART_WAL_AFTER_FRAMES) {
             restart_wal.store(true, Ordering::Release);
         }
     }
+}
+
+/// Size of the steps in which the database file grows. A checkpoint that writes past the file's
+/// end extends it, and a flush after that must also write the file's new size and blocks to the
+/// filesystem journal: slower, and it holds up the WAL flushes of every commit queued behind it.
+/// In 16 MiB steps (written out, not sparse) the copies overwrite blocks that already exist.
+const GROW_DATABASE_BY: i32 = 16 << 20;
+
+fn grow_in_chunks(conn: &Connection) {
+    let mut bytes: std::os::raw::c_int = GROW_DATABASE_BY;
+    // SAFETY: the handle is this live connection's; SQLITE_FCNTL_CHUNK_SIZE reads one c_int
+    // through the pointer, which outlives the call.
+    let rc = unsafe {
+        rusqlite::ffi::sqlite3_file_control(
+            conn.handle(),
+            c"main".as_ptr(),
+            rusqlite::ffi::SQLITE_FCNTL_CHUNK_SIZE,
+            (&mut bytes as *mut std::os::raw::c_int).cast(),
+        )
+    };
+    if rc != rusqlite::ffi::SQLITE_OK {
+        tracing::warn!(rc, "sqlite did not take a chunk size for the database file");
+    }
+}
+
+/// A RESTART checkpoint that gives up at once, instead of sleeping in the busy handler (1, 2, 5,
+/// 10 … ms), when a reader or the passive checkpointer is in its way: those sleeps held the writer
+/// for 4–80 ms a few times a second. True when the WAL will start over at the next commit;
+/// otherwise the writer tries again after its next batch.
+fn restart_without_waiting(conn: &Connection) -> bool {
+    if conn.busy_timeout(Duration::ZERO).is_err() {
+        return false;
+    }
+    let started = std::time::Instant::now();
+    let done = conn
+        .query_row("PRAGMA wal_checkpoint(RESTART)", [], |r| r.get::<_, i64>(0))
+        .is_ok_and(|busy| busy == 0);
+    tracing::debug!(
+        done,
+        us = started.elapsed().as_micros() as u64,
+        "sqlite wal restart"
+    );
+    let _ = conn.busy_timeout(WRITER_BUSY_TIMEOUT);
+    done
 }
 
 /// Run a checkpoint and log how it went; the WAL's size in frames, `None` when it failed.
@@ -377,8 +452,8 @@ fn writer_loop(
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = jobs.blocking_recv() {
-        if restart_wal.swap(false, Ordering::AcqRel) {
-            checkpoint(&conn, "RESTART");
+        if restart_wal.load(Ordering::Acquire) && restart_without_waiting(&conn) {
+            restart_wal.store(false, Ordering::Release);
         }
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -394,7 +469,12 @@ fn writer_loop(
             continue;
         }
         let completions: Vec<Completion> = batch.drain(..).map(|job| job(&conn)).collect();
+        let committing = std::time::Instant::now();
         let outcome = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
+        if committing.elapsed() > SLOW_COMMIT {
+            let ms = committing.elapsed().as_millis() as u64;
+            tracing::debug!(ms, writes = completions.len(), "slow sqlite commit");
+        }
         if outcome.is_err() {
             let _ = conn.execute_batch("ROLLBACK");
         }
