@@ -343,7 +343,7 @@ impl SqliteStore {
 
     pub(crate) async fn sq_code(&self, hash: &TokenHash) -> StoreResult<Option<AuthorizationCode>> {
         let hex = hash.to_hex();
-        self.read(move |c| {
+        self.lookup(move |c| {
             let row = c
                 .row(
                     &format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE hash = ?1"),
@@ -415,7 +415,7 @@ impl SqliteStore {
         condition: &'static str,
         key: String,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.read(move |c| {
+        self.lookup(move |c| {
             let row = c
                 .prepare_cached(&format!(
                     "SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE {condition}"

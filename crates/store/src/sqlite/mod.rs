@@ -305,6 +305,21 @@ impl SqliteStore {
         answer.await.map_err(|_| writer_gone())?
     }
 
+    /// A lookup by key, run on the calling thread: it reads a handful of B-tree pages, nearly
+    /// always from the OS page cache, in a few microseconds, while the hop to a blocking-pool
+    /// thread and back (two wake-ups, two context switches) cost more than the lookup itself
+    /// (`finish_task_switch` led the refresh-token profile). Scans and lists still go through
+    /// [`SqliteStore::read`]. In WAL mode a reader does not wait for the writer's transactions.
+    pub(crate) async fn lookup<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        F: FnOnce(&Connection) -> StoreResult<T>,
+    {
+        let conn = self.readers.take()?;
+        let result = f(&conn);
+        self.readers.give_back(conn);
+        result
+    }
+
     pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,

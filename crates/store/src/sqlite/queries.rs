@@ -179,7 +179,7 @@ impl Store for SqliteStore {
 
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
         let id = id.to_string();
-        self.read(move |c| {
+        self.lookup(move |c| {
             c.row(
                 "SELECT id, name, created_at FROM accounts WHERE id = ?1",
                 [id],
@@ -250,7 +250,7 @@ impl Store for SqliteStore {
 
     async fn app(&self, client_id: &str) -> StoreResult<Option<App>> {
         let id = client_id.to_string();
-        self.read(move |c| {
+        self.lookup(move |c| {
             let row = c
                 .prepare_cached(&format!(
                     "SELECT {APP_COLUMNS} FROM apps WHERE client_id = ?1 AND deleted_at IS NULL"
@@ -305,7 +305,7 @@ impl Store for SqliteStore {
 
     async fn client_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>> {
         let id = client_id.to_string();
-        self.read(move |c| {
+        self.lookup(move |c| {
             let mut st = c
                 .prepare_cached(
                     "SELECT id, client_id, hash, created_at, expires_at FROM client_secrets WHERE client_id = ?1",
@@ -458,7 +458,7 @@ impl Store for SqliteStore {
 
     async fn access_token(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
         let hex = hash.to_hex();
-        self.read(move |c| {
+        self.lookup(move |c| {
             let row = c
                 .prepare_cached(&format!(
                     "SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE hash = ?1"
