@@ -496,8 +496,9 @@ fn writer_loop(
         let completions: Vec<Completion> = batch.drain(..).map(|job| job(&conn)).collect();
         let committing = std::time::Instant::now();
         let outcome = conn.execute_batch("COMMIT").map_err(|e| e.to_string());
-        if committing.elapsed() > SLOW_COMMIT {
-            let ms = committing.elapsed().as_millis() as u64;
+        let took = committing.elapsed();
+        if took > SLOW_COMMIT {
+            let ms = took.as_millis() as u64;
             tracing::debug!(ms, writes = completions.len(), "slow sqlite commit");
         }
         if outcome.is_err() {

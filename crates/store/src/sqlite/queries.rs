@@ -178,8 +178,7 @@ impl Store for SqliteStore {
     }
 
     async fn account(&self, id: &str) -> StoreResult<Option<Account>> {
-        let id = id.to_string();
-        self.lookup(move |c| {
+        self.lookup(|c| {
             c.row(
                 "SELECT id, name, created_at FROM accounts WHERE id = ?1",
                 [id],
@@ -249,13 +248,12 @@ impl Store for SqliteStore {
     }
 
     async fn app(&self, client_id: &str) -> StoreResult<Option<App>> {
-        let id = client_id.to_string();
-        self.lookup(move |c| {
+        self.lookup(|c| {
             let row = c
                 .prepare_cached(&format!(
                     "SELECT {APP_COLUMNS} FROM apps WHERE client_id = ?1 AND deleted_at IS NULL"
                 ))
-                .and_then(|mut st| st.query_row([id], app_row).optional())
+                .and_then(|mut st| st.query_row([client_id], app_row).optional())
                 .map_err(backend)?;
             row.map(AppRow::into_app).transpose()
         })
@@ -304,15 +302,14 @@ impl Store for SqliteStore {
     }
 
     async fn client_secrets(&self, client_id: &str) -> StoreResult<Vec<ClientSecret>> {
-        let id = client_id.to_string();
-        self.lookup(move |c| {
+        self.lookup(|c| {
             let mut st = c
                 .prepare_cached(
                     "SELECT id, client_id, hash, created_at, expires_at FROM client_secrets WHERE client_id = ?1",
                 )
                 .map_err(backend)?;
             let rows = st
-                .query_map([id], |r| {
+                .query_map([client_id], |r| {
                     Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
                 })
                 .map_err(backend)?;
