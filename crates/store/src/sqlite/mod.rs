@@ -73,6 +73,14 @@ impl ReaderPool {
         Ok(conn)
     }
 
+    /// Run `f` on an idle read connection (opening one if none is idle), then put it back.
+    fn with<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.take()?;
+        let result = f(&conn);
+        self.give_back(conn);
+        result
+    }
+
     fn give_back(&self, conn: Connection) {
         if let Ok(mut idle) = self.idle.lock() {
             if idle.len() < MAX_IDLE_READERS {
@@ -314,10 +322,7 @@ impl SqliteStore {
     where
         F: FnOnce(&Connection) -> StoreResult<T>,
     {
-        let conn = self.readers.take()?;
-        let result = f(&conn);
-        self.readers.give_back(conn);
-        result
+        self.readers.with(f)
     }
 
     pub(crate) async fn read<T, F>(&self, f: F) -> StoreResult<T>
@@ -326,14 +331,9 @@ impl SqliteStore {
         F: FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
     {
         let pool = self.readers.clone();
-        tokio::task::spawn_blocking(move || {
-            let conn = pool.take()?;
-            let result = f(&conn);
-            pool.give_back(conn);
-            result
-        })
-        .await
-        .map_err(|e| StoreError::Backend(e.to_string()))?
+        tokio::task::spawn_blocking(move || pool.with(f))
+            .await
+            .map_err(|e| StoreError::Backend(e.to_string()))?
     }
 }
 
