@@ -157,7 +157,7 @@ impl SqliteStore {
     pub(crate) async fn sq_delete_session(&self, hash: &TokenHash) -> StoreResult<()> {
         let hex = hash.to_hex();
         self.write(move |c| {
-            c.exec("DELETE FROM sessions WHERE hash = ?1", [hex])
+            c.exec("DELETE FROM sessions WHERE hash = ?1", [&hex])
                 .map_err(backend)?;
             Ok(())
         })
@@ -194,8 +194,8 @@ impl SqliteStore {
     ) -> StoreResult<()> {
         let (email, state) = (email.to_string(), state.cloned());
         self.write(move |c| {
-            match state {
-                None => c.exec("DELETE FROM login_throttle WHERE email = ?1", [email]),
+            match &state {
+                None => c.exec("DELETE FROM login_throttle WHERE email = ?1", [&email]),
                 Some(t) => c.exec(
                     "INSERT INTO login_throttle (email, failures, last_failure_at, locked_until)
                      VALUES (?1, ?2, ?3, ?4) ON CONFLICT (email) DO UPDATE SET
@@ -310,7 +310,7 @@ impl SqliteStore {
             ] {
                 c.exec(sql, params![id, now]).map_err(backend)?;
             }
-            log_revocation(c, &Revocation::Grant(id), now)
+            log_revocation(c, &Revocation::Grant(id.clone()), now)
         })
         .await
     }

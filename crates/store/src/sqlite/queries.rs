@@ -296,7 +296,7 @@ impl Store for SqliteStore {
                 params![id, now],
             )
             .map_err(backend)?;
-            log_revocation(c, &Revocation::Client(id), now)
+            log_revocation(c, &Revocation::Client(id.clone()), now)
         })
         .await
     }
@@ -571,7 +571,7 @@ impl Store for SqliteStore {
                 params![name, fresh, now],
             )
             .map_err(backend)?;
-            c.row("SELECT value FROM server_keys WHERE name = ?1", [name], |r| r.get(0))
+            c.row("SELECT value FROM server_keys WHERE name = ?1", [&name], |r| r.get(0))
                 .map_err(backend)
         })
         .await

@@ -123,7 +123,7 @@ impl SqliteStore {
         let (app, secret) = (app.clone(), secret.cloned());
         let token_id = token_id.map(str::to_string);
         self.write(move |c| {
-            if let Some(id) = token_id {
+            if let Some(id) = &token_id {
                 let n = c
                     .exec(
                         "UPDATE registration_tokens SET uses = uses + 1
