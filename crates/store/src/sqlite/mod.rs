@@ -44,6 +44,22 @@ trait PendingWrite: Send {
     fn finish(self: Box<Self>, commit: Result<(), String>);
 }
 
+/// A write for the writer thread, and where its answer will arrive.
+fn pending<T, F>(write: F, one_statement: bool) -> (Job, oneshot::Receiver<StoreResult<T>>)
+where
+    T: Send + 'static,
+    F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
+{
+    let (reply, answer) = oneshot::channel();
+    let job: Job = Box::new(Pending {
+        write,
+        one_statement,
+        result: None,
+        reply,
+    });
+    (job, answer)
+}
+
 struct Pending<T, F> {
     write: F,
     one_statement: bool,
@@ -366,13 +382,7 @@ impl SqliteStore {
         T: Send + 'static,
         F: Fn(&Connection) -> StoreResult<T> + Send + 'static,
     {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(Pending {
-            write,
-            one_statement,
-            result: None,
-            reply,
-        });
+        let (job, answer) = pending(write, one_statement);
         self.writer.send(job).await.map_err(|_| writer_gone())?;
         answer.await.map_err(|_| writer_gone())?
     }
@@ -616,20 +626,6 @@ fn writer_loop(
 #[allow(clippy::unwrap_used)]
 mod writer_tests {
     use super::*;
-
-    fn pending<T: Send + 'static>(
-        write: impl Fn(&Connection) -> StoreResult<T> + Send + 'static,
-        one_statement: bool,
-    ) -> (Job, oneshot::Receiver<StoreResult<T>>) {
-        let (reply, answer) = oneshot::channel();
-        let job: Job = Box::new(Pending {
-            write,
-            one_statement,
-            result: None,
-            reply,
-        });
-        (job, answer)
-    }
 
     fn insert(c: &Connection, k: i64) -> StoreResult<()> {
         c.exec("INSERT INTO t (k) VALUES (?1)", [k])
