@@ -1,9 +1,9 @@
 //! SQLite in WAL mode with `synchronous=FULL`: every commit is durable.
 //!
 //! All writes go through one writer thread that takes whatever writes are waiting (up to
-//! [`MAX_BATCH`]) and commits them in one transaction: group commit. Each write runs inside its own
-//! savepoint, so one failing write does not undo the others, and no caller hears back before the
-//! shared commit is on disk. Reads use a small pool of connections on blocking threads.
+//! [`MAX_BATCH`]) and commits them in one transaction: group commit. One failing write does not
+//! undo the others (see [`run_batch`]), and no caller hears back before the shared commit is on
+//! disk. Reads use a small pool of connections on blocking threads.
 
 mod authz;
 mod queries;
@@ -33,7 +33,7 @@ const MAX_IDLE_READERS: usize = 8;
 
 type Job = Box<dyn PendingWrite>;
 
-/// A write waiting for the writer thread: run (perhaps twice, see [`writer_loop`]), then told
+/// A write waiting for the writer thread: run (perhaps twice, see [`run_batch`]), then told
 /// how the shared commit went.
 trait PendingWrite: Send {
     /// Run the write; in its own savepoint when `isolated` and it has more than one statement.
@@ -357,7 +357,7 @@ impl SqliteStore {
     }
 
     /// Run `f` in the writer's next transaction; returns once that transaction is committed.
-    /// `f` may run twice (see [`writer_loop`]): it must depend only on what it captured and on
+    /// `f` may run twice (see [`run_batch`]): it must depend only on what it captured and on
     /// the database.
     pub(crate) async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
@@ -550,20 +550,27 @@ fn passive_checkpoint(conn: &Connection) -> Option<(i64, i64)> {
 /// which may have left part of itself behind: then the whole transaction is rolled back and the
 /// batch runs again with each such write in its own savepoint, so that a failing write takes
 /// nothing with it and takes nobody else's write down.
-fn run_batch(conn: &Connection, batch: &mut [Job]) -> rusqlite::Result<()> {
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let mut partial = false;
-    for job in batch.iter_mut() {
-        if !job.run(conn, false) {
-            partial |= job.partial_on_failure();
-        }
-    }
-    if partial {
-        conn.execute_batch("ROLLBACK")?;
-        conn.execute_batch("BEGIN IMMEDIATE")?;
+///
+/// An error that makes SQLite roll the whole transaction back (a full disk, an I/O error) fails the
+/// batch at once: the writes after it would otherwise run outside any transaction.
+fn run_batch(conn: &Connection, batch: &mut [Job]) -> Result<(), String> {
+    let run_all = |isolated: bool, batch: &mut [Job]| {
+        conn.execute_batch("BEGIN IMMEDIATE")
+            .map_err(|e| e.to_string())?;
+        let mut partial = false;
         for job in batch.iter_mut() {
-            job.run(conn, true);
+            if !job.run(conn, isolated) {
+                partial |= job.partial_on_failure();
+                if conn.is_autocommit() {
+                    return Err("the transaction was rolled back by an error".to_string());
+                }
+            }
         }
+        Ok(partial)
+    };
+    if run_all(false, batch)? {
+        conn.execute_batch("ROLLBACK").map_err(|e| e.to_string())?;
+        run_all(true, batch)?;
     }
     Ok(())
 }
@@ -662,6 +669,30 @@ mod writer_tests {
             .collect::<Result<_, _>>()
             .unwrap();
         assert_eq!(rows, vec![0, 1, 2, 4]);
+    }
+
+    #[test]
+    fn a_write_whose_error_ends_the_transaction_fails_the_batch_before_the_next_write_runs() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)")
+            .unwrap();
+        let (first, _first_answer) = pending(|c| insert(c, 1), true);
+        // As SQLite does on a full disk: the whole transaction is rolled back under the write.
+        let (ending, _ending_answer) = pending(
+            |c| {
+                c.execute_batch("ROLLBACK").map_err(backend)?;
+                Err::<(), _>(StoreError::Backend("disk full".into()))
+            },
+            true,
+        );
+        let (after, _after_answer) = pending(|c| insert(c, 2), true);
+        let mut batch = vec![first, ending, after];
+        assert!(run_batch(&conn, &mut batch).is_err());
+        assert!(conn.is_autocommit());
+        let n: i64 = conn
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 0);
     }
 
     #[test]
