@@ -4,7 +4,7 @@
 //! are 4,120 bytes long, so each call goes through the filesystem's write path for one or two
 //! 4 KiB blocks. A refresh-token commit carries ~40 frames: 80 calls, 27 % of the writer thread's
 //! time (`perf`, 2026-12-01). Here the writer's WAL file keeps consecutive writes in memory and
-//! passes them on in one `pwrite` before anything that could observe them: a sync (every commit,
+//! passes them on in one `pwrite` (per 124 KiB) before anything that could observe them: a sync (every commit,
 //! `synchronous=FULL`), a read, a size query, a truncation, a file control, and close. Nothing else
 //! sees the WAL through this file: readers and the checkpointer open it through the default VFS
 //! and read only frames that a commit has made visible, which it does (the wal-index header) after
@@ -280,21 +280,37 @@ mod tests {
     use super::*;
     use rusqlite::{Connection, OpenFlags};
 
-    fn open_wrapped(path: &std::path::Path) -> Connection {
+    /// A new database in a temporary folder, its writer opened through this VFS.
+    fn open_wrapped() -> (tempfile::TempDir, std::path::PathBuf, Connection) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
         register().unwrap();
-        let conn = Connection::open_with_flags_and_vfs(path, OpenFlags::default(), NAME).unwrap();
+        let conn = Connection::open_with_flags_and_vfs(&path, OpenFlags::default(), NAME).unwrap();
         conn.execute_batch(
             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA wal_autocheckpoint = 0;",
         )
         .unwrap();
-        conn
+        (dir, path, conn)
+    }
+
+    /// The rows of `t` as a connection through the default VFS finds them, after checking the
+    /// database's integrity.
+    fn rows_after_reopening(path: &std::path::Path) -> i64 {
+        let again = Connection::open(path).unwrap();
+        assert_eq!(
+            again
+                .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
+                .unwrap(),
+            "ok"
+        );
+        again
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap()
     }
 
     #[test]
     fn commits_through_the_buffer_are_seen_by_other_connections_and_survive_reopening() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let writer = open_wrapped(&path);
+        let (_dir, path, writer) = open_wrapped();
         writer
             .execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB NOT NULL)")
             .unwrap();
@@ -317,24 +333,12 @@ mod tests {
         }
         drop(reader);
         drop(writer);
-        let again = Connection::open(&path).unwrap();
-        let n: i64 = again
-            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 1000);
-        assert_eq!(
-            again
-                .query_row("PRAGMA integrity_check", [], |r| r.get::<_, String>(0))
-                .unwrap(),
-            "ok"
-        );
+        assert_eq!(rows_after_reopening(&path), 1000);
     }
 
     #[test]
     fn a_transaction_that_spills_its_cache_to_the_wal_reads_its_own_pages_back() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        let writer = open_wrapped(&path);
+        let (_dir, path, writer) = open_wrapped();
         // A tiny cache: the transaction spills dirty pages into the WAL and reads them back.
         writer
             .execute_batch(
@@ -357,10 +361,6 @@ mod tests {
             .execute_batch("PRAGMA wal_checkpoint(RESTART);")
             .unwrap();
         drop(writer);
-        let again = Connection::open(&path).unwrap();
-        let n: i64 = again
-            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(n, 5_000);
+        assert_eq!(rows_after_reopening(&path), 5_000);
     }
 }
