@@ -22,7 +22,10 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 const MAX_BATCH: usize = 256;
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(50);
+/// How often the checkpointer runs while commits keep coming, and how far it backs off (doubling)
+/// while none do, so that an idle server wakes it a few times a second, not a hundred.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(10);
+const CHECKPOINT_IDLE_MAX: Duration = Duration::from_millis(320);
 /// WAL frames (4 KiB pages) after which the writer restarts the WAL from its beginning: 32 MiB,
 /// half of `journal_size_limit`, so that once the WAL file has grown it is overwritten in place
 /// (no growth and no truncation, which a flush would also have to journal).
@@ -436,10 +439,12 @@ fn in_savepoint<T>(
     result
 }
 
-/// Copy the WAL back into the database every 50 ms while the writer lives. PASSIVE: it never
-/// blocks the writer or readers. Often and small, because each checkpoint ends with an fsync of
-/// the database file that the writer's WAL flushes queue behind: every 200 ms put token p99 at
-/// 6.5–7.9 ms, every 50 ms at 3.6 ms, at the same throughput.
+/// Copy the WAL back into the database every 10 ms while the writer lives and commits. PASSIVE: it
+/// never blocks the writer or readers. Often and small, because each checkpoint ends with an fsync
+/// of the database file, and the WAL flushes of the commits made meanwhile wait behind the pages
+/// it wrote: every 200 ms put token p99 at 6.5–7.9 ms, every 50 ms at 3.6 ms, at the same
+/// throughput. From 50 to 10 ms (2026-12-02, refresh rotations, six alternating 8 s runs each):
+/// commits over 2 ms 82 → 33 in a run, refresh p99 median 6.9 → 5.7 ms, the same req/s.
 ///
 /// Under a steady stream of commits that is not enough to keep the WAL small: SQLite starts the WAL
 /// over only when a write begins while every frame is already copied, and with a commit every half
@@ -460,21 +465,34 @@ fn checkpoint_loop(
     restart_wal: &AtomicBool,
 ) {
     let mut last = None;
+    let mut pause = CHECKPOINT_EVERY;
     while writer_alive.strong_count() > 0 {
-        std::thread::sleep(CHECKPOINT_EVERY);
+        std::thread::sleep(pause);
         let Some((wal_frames, copied)) = passive_checkpoint(&conn) else {
             continue;
         };
         // Only when this checkpoint copied pages: an idle server does not flush.
-        if copied > 0 && last != Some((wal_frames, copied)) {
+        let moved = last != Some((wal_frames, copied));
+        if copied > 0 && moved {
             if let Err(e) = database_file.sync_data() {
                 tracing::warn!(error = %e, "could not flush the database file after a checkpoint");
             }
         }
+        pause = next_checkpoint_pause(pause, moved);
         last = Some((wal_frames, copied));
         if wal_frames > RESTART_WAL_AFTER_FRAMES {
             restart_wal.store(true, Ordering::Release);
         }
+    }
+}
+
+/// The checkpointer's next sleep: the shortest while the WAL moved since its last look, twice as
+/// long (up to [`CHECKPOINT_IDLE_MAX`]) while it did not.
+fn next_checkpoint_pause(pause: Duration, wal_moved: bool) -> Duration {
+    if wal_moved {
+        CHECKPOINT_EVERY
+    } else {
+        (pause * 2).min(CHECKPOINT_IDLE_MAX)
     }
 }
 
@@ -693,6 +711,20 @@ mod writer_tests {
             .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
             .unwrap();
         assert_eq!(n, 0);
+    }
+
+    #[test]
+    fn the_checkpointer_backs_off_while_idle_and_returns_at_once_to_its_pace() {
+        let mut pause = CHECKPOINT_EVERY;
+        for _ in 0..10 {
+            pause = next_checkpoint_pause(pause, false);
+        }
+        assert_eq!(pause, CHECKPOINT_IDLE_MAX);
+        assert_eq!(next_checkpoint_pause(pause, true), CHECKPOINT_EVERY);
+        assert_eq!(
+            next_checkpoint_pause(CHECKPOINT_EVERY, false),
+            CHECKPOINT_EVERY * 2
+        );
     }
 
     #[test]
