@@ -443,8 +443,8 @@ fn in_savepoint<T>(
 /// never blocks the writer or readers. Often and small, because each checkpoint ends with an fsync
 /// of the database file, and the WAL flushes of the commits made meanwhile wait behind the pages
 /// it wrote: every 200 ms put token p99 at 6.5–7.9 ms, every 50 ms at 3.6 ms, at the same
-/// throughput. From 50 to 10 ms (2026-12-02, refresh rotations, six alternating 8 s runs each):
-/// commits over 2 ms 82 → 33 in a run, refresh p99 median 6.9 → 5.7 ms, the same req/s.
+/// throughput. From 50 to 10 ms (2026-12-02, refresh rotations, eleven alternating 8 s runs each):
+/// commits over 2 ms 82 → 33 in a run, refresh p99 median 7.2 → 5.8 ms, the same req/s.
 ///
 /// Under a steady stream of commits that is not enough to keep the WAL small: SQLite starts the WAL
 /// over only when a write begins while every frame is already copied, and with a commit every half
