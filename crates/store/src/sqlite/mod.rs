@@ -215,7 +215,7 @@ fn configure(conn: &Connection) -> StoreResult<()> {
     // 16 MiB cache that walk was 22 % of the writer's time (perf, then gdb on pcache1Truncate);
     // with 256 buckets it is ~1 %, and the pages a commit touches (the right edges of the
     // B-trees) stay cached.
-    // Every write runs in its own savepoint inside the group commit, and a savepoint keeps the
+    // A write that runs in its own savepoint (a batch's second pass, see `run_batch`) keeps the
     // old content of each page it touches in a statement journal: in memory, not in a temp file
     // (which cost two pwrite calls per page, as many as the WAL itself).
     conn.execute_batch(
