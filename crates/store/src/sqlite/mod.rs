@@ -501,10 +501,10 @@ fn next_checkpoint_pause(pause: Duration, wal_moved: bool) -> Duration {
 /// Size of the steps in which the database file grows. A checkpoint that writes past the file's
 /// end extends it, and a flush after that must also write the file's new size and blocks to the
 /// filesystem journal: slower, and it holds up the WAL flushes of every commit queued behind it.
-/// In 16 MiB steps the copies land in blocks already allocated to the file. SQLite reserves each step with
-/// `posix_fallocate` (`HAVE_POSIX_FALLOCATE` in `.cargo/config.toml`); without it SQLite writes one
-/// byte into every 4 KiB block of the step, and the checkpoint's flush then wrote 16 MiB of zeros
-/// once a second under load, a 22-38 ms checkpoint that held up the commits queued behind it.
+/// In 16 MiB steps the copies land in blocks already allocated to the file. SQLite reserves each
+/// step with `posix_fallocate` (`HAVE_POSIX_FALLOCATE` in `.cargo/config.toml`). Without it, SQLite
+/// writes one byte into every 4 KiB block of the step, so the next checkpoint's flush writes 16 MiB
+/// of zeros: under load that was a 22-38 ms checkpoint once a second, with every commit behind it.
 const GROW_DATABASE_BY: i32 = 16 << 20;
 
 fn grow_in_chunks(conn: &Connection) {
