@@ -35,8 +35,16 @@ pub struct Grant {
     pub scopes: ScopeSet,
     pub created_at: UnixTime,
     pub updated_at: UnixTime,
+    /// When a token was last issued under it, to [`Grant::LAST_USED_PRECISION`].
     pub last_used_at: Option<UnixTime>,
     pub revoked_at: Option<UnixTime>,
+}
+
+impl Grant {
+    /// Seconds a stored last use may lag the true one. Every code exchange and refresh under a
+    /// grant would otherwise update its row; on PostgreSQL that row's lock, held to each commit,
+    /// let one grant's issuances run one at a time (2.3k refreshes a second in the bench).
+    pub const LAST_USED_PRECISION: UnixTime = 60;
 }
 
 /// An authorization code as stored (by hash), with everything it is bound to.

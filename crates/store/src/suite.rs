@@ -719,6 +719,24 @@ pub async fn authorization_flow(store: DynStore) {
         .await
         .unwrap());
 
+    // The grant's last use moved at the first exchange (NOW + 1), not at the ones within a
+    // minute after it; a later one moves it again.
+    async fn last_used(s: &dyn Store, account: &str, client: &str) -> Option<i64> {
+        let grant = s.live_grant(account, client).await.unwrap().unwrap();
+        grant.last_used_at
+    }
+    assert_eq!(last_used(s, &acct.id, &a.client_id).await, Some(NOW + 1));
+    let later = NOW + 1 + Grant::LAST_USED_PRECISION;
+    let code5 = AuthorizationCode {
+        hash: TokenHash::of("code-5"),
+        family_id: ids::family(),
+        ..code.clone()
+    };
+    s.create_code(&code5).await.unwrap();
+    let tokens = issued(&acct.id, &a.client_id, &grant.id, &code5.family_id, &u.id);
+    assert!(s.redeem_code(&code5.hash, &tokens, later).await.unwrap());
+    assert_eq!(last_used(s, &acct.id, &a.client_id).await, Some(later));
+
     // Grant revocation kills every token and code under it, and is logged.
     let code3 = AuthorizationCode {
         hash: TokenHash::of("code-3"),

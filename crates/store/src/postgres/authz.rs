@@ -91,9 +91,12 @@ async fn insert_issued(
         .map_err(conflict_as("refresh token"))?;
     }
     if let Some(grant) = &tokens.access.grant_id {
+        // A row that does not match is not locked: concurrent issuances under one grant wait
+        // for each other only once a minute.
         c.execute(
-            "UPDATE grants SET last_used_at = $2 WHERE id = $1",
-            &[grant, &now],
+            "UPDATE grants SET last_used_at = $2 \
+             WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)",
+            &[grant, &now, &(now - Grant::LAST_USED_PRECISION)],
         )
         .await
         .map_err(backend)?;

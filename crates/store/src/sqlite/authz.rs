@@ -93,8 +93,9 @@ fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreR
     }
     if let Some(grant) = &tokens.access.grant_id {
         c.exec(
-            "UPDATE grants SET last_used_at = ?2 WHERE id = ?1",
-            params![grant, now],
+            "UPDATE grants SET last_used_at = ?2 \
+             WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)",
+            params![grant, now, now - Grant::LAST_USED_PRECISION],
         )
         .map_err(backend)?;
     }
