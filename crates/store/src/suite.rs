@@ -512,6 +512,10 @@ fn issued(
 /// Sessions, login throttling, grants, codes (single use, replay revokes the family), refresh
 /// rotation (exactly one winner), family and grant revocation with their log entries.
 pub async fn authorization_flow(store: DynStore) {
+    async fn last_used(s: &dyn Store, account: &str, client: &str) -> Option<i64> {
+        let grant = s.live_grant(account, client).await.unwrap().unwrap();
+        grant.last_used_at
+    }
     use mailgrant_core::records::{AuthorizationCode, Grant, LoginThrottle, Session};
     let s: &dyn Store = &*store;
     let u = user("flow@example.com");
@@ -646,14 +650,7 @@ pub async fn authorization_flow(store: DynStore) {
         .is_some());
     let (_, log) = s.revocations_since(seq).await.unwrap();
     assert!(log.contains(&Revocation::Family(family.clone())));
-    assert_eq!(
-        s.live_grant(&acct.id, &a.client_id)
-            .await
-            .unwrap()
-            .unwrap()
-            .last_used_at,
-        Some(NOW + 1)
-    );
+    assert_eq!(last_used(s, &acct.id, &a.client_id).await, Some(NOW + 1));
 
     // Refresh rotation: one winner; the loser stores nothing.
     let family2 = ids::family();
@@ -721,10 +718,6 @@ pub async fn authorization_flow(store: DynStore) {
 
     // The grant's last use moved at the first exchange (NOW + 1), not at the ones within a
     // minute after it; a later one moves it again.
-    async fn last_used(s: &dyn Store, account: &str, client: &str) -> Option<i64> {
-        let grant = s.live_grant(account, client).await.unwrap().unwrap();
-        grant.last_used_at
-    }
     assert_eq!(last_used(s, &acct.id, &a.client_id).await, Some(NOW + 1));
     let later = NOW + 1 + Grant::LAST_USED_PRECISION;
     let code5 = AuthorizationCode {

@@ -96,7 +96,7 @@ async fn insert_issued(
         c.execute(
             "UPDATE grants SET last_used_at = $2 \
              WHERE id = $1 AND (last_used_at IS NULL OR last_used_at <= $3)",
-            &[grant, &now, &(now - Grant::LAST_USED_PRECISION)],
+            &[grant, &now, &Grant::last_use_moves_if_at_or_before(now)],
         )
         .await
         .map_err(backend)?;

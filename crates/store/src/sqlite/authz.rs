@@ -95,7 +95,7 @@ fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreR
         c.exec(
             "UPDATE grants SET last_used_at = ?2 \
              WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)",
-            params![grant, now, now - Grant::LAST_USED_PRECISION],
+            params![grant, now, Grant::last_use_moves_if_at_or_before(now)],
         )
         .map_err(backend)?;
     }
