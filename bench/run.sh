@@ -13,7 +13,8 @@
 #   during the runs), TOKIO_WORKER_THREADS (default: the runtime's), PEERS=../shared/peers,
 #   PEERS_DIR (where setup.sh installed the peers), RESULTS (output folder), FLOW_RATE=30000 (the
 #   highest req/s expected from the refresh and code rows: each wrk run gets FLOW_RATE x its
-#   duration x 1.5 single-use codes and refresh tokens, at most FLOW_MAX=1000000, seeded up front).
+#   duration x 1.5 single-use codes and refresh tokens, at most FLOW_MAX=1000000, seeded up front),
+#   MAILGRANT_BIN (a mailgrant binary to run instead of building this checkout).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
@@ -41,11 +42,16 @@ mkdir -p "$RESULTS"
 command -v wrk >/dev/null || { echo "bench needs wrk (apt-get install wrk)" >&2; exit 1; }
 
 # ---- build ------------------------------------------------------------------------------------
-TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
-t0=$(date +%s)
-(cd "$ROOT" && cargo build --release --locked -p mailgrant)
-echo "release build: $(($(date +%s) - t0)) s"
-BIN=$TARGET/release/mailgrant
+# MAILGRANT_BIN runs a binary built before (to compare two commits in one sitting) instead.
+if [ -n "${MAILGRANT_BIN:-}" ]; then
+  BIN=$MAILGRANT_BIN
+else
+  TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+  t0=$(date +%s)
+  (cd "$ROOT" && cargo build --release --locked -p mailgrant)
+  echo "release build: $(($(date +%s) - t0)) s"
+  BIN=$TARGET/release/mailgrant
+fi
 
 # ---- helpers (same method as the peers: bench-lib.sh) -------------------------------------------
 SERVER_PID=""
@@ -220,7 +226,7 @@ fi
   cat "$RESULTS/purge.txt"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), kernel $(uname -r)"
   cat "$RESULTS/disk.txt"
-  echo "wrk -t1 -c$CONNS, $REPS x $DURATION (warm-up $WARMUP), median of runs; commit $(cd "$ROOT" && git rev-parse --short HEAD)"
+  echo "wrk -t1 -c$CONNS, $REPS x $DURATION (warm-up $WARMUP), median of runs; ${MAILGRANT_BIN:+binary $MAILGRANT_BIN, }commit $(cd "$ROOT" && git rev-parse --short HEAD)"
 } > "$RESULTS/env.txt"
 python3 "$BENCH/summarize.py" "$RESULTS" | tee "$RESULTS/summary.txt"
 # Every mailgrant request must have been answered with a 2xx, and no single-use body sent twice:

@@ -730,6 +730,28 @@ pub async fn authorization_flow(store: DynStore) {
     assert!(s.redeem_code(&code5.hash, &tokens, later).await.unwrap());
     assert_eq!(last_used(s, &acct.id, &a.client_id).await, Some(later));
 
+    // A code exchanged for an access token alone (an app without the refresh grant).
+    let code6 = AuthorizationCode {
+        hash: TokenHash::of("code-6"),
+        family_id: ids::family(),
+        ..code.clone()
+    };
+    s.create_code(&code6).await.unwrap();
+    let alone = mailgrant_core::records::IssuedTokens {
+        refresh: None,
+        ..issued(&acct.id, &a.client_id, &grant.id, &code6.family_id, &u.id)
+    };
+    assert!(s.redeem_code(&code6.hash, &alone, later).await.unwrap());
+    assert!(s.access_token(&alone.access.hash).await.unwrap().is_some());
+    // A code that was never issued is not found, and stores nothing.
+    let stray = issued(&acct.id, &a.client_id, &grant.id, &ids::family(), &u.id);
+    assert!(matches!(
+        s.redeem_code(&TokenHash::of("no-such-code"), &stray, later)
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(s.access_token(&stray.access.hash).await.unwrap().is_none());
+
     // Grant revocation kills every token and code under it, and is logged.
     let code3 = AuthorizationCode {
         hash: TokenHash::of("code-3"),

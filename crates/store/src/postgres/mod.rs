@@ -7,9 +7,11 @@ mod registration;
 
 use crate::migrations::{Dialect, CREATE_TABLE, MIGRATIONS};
 use crate::{StoreError, StoreResult};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{GenericClient, Manager, ManagerConfig, Pool, RecyclingMethod};
+use std::future::Future;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Error, NoTls, Row};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -26,6 +28,54 @@ pub(crate) fn conflict_as(what: &'static str) -> impl Fn(tokio_postgres::Error) 
         _ => backend(e),
     }
 }
+
+type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
+
+/// The queries every store method runs, through each connection's cache of prepared statements:
+/// a query given as text costs a Parse and Describe round trip, and a plan, every time it runs
+/// (half the round trips of a token issuance). Statements are cached by their text, per
+/// connection; the store's query texts are a fixed set.
+pub(crate) trait Prepared: GenericClient + Sized {
+    fn execute_cached<'a>(
+        &'a self,
+        sql: &'a str,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<u64, Error>> + Send + 'a {
+        async move { self.execute(&self.prepare_cached(sql).await?, params).await }
+    }
+
+    fn query_cached<'a>(
+        &'a self,
+        sql: &'a str,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<Vec<Row>, Error>> + Send + 'a {
+        async move { self.query(&self.prepare_cached(sql).await?, params).await }
+    }
+
+    fn query_opt_cached<'a>(
+        &'a self,
+        sql: &'a str,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<Option<Row>, Error>> + Send + 'a {
+        async move {
+            self.query_opt(&self.prepare_cached(sql).await?, params)
+                .await
+        }
+    }
+
+    fn query_one_cached<'a>(
+        &'a self,
+        sql: &'a str,
+        params: Params<'a>,
+    ) -> impl Future<Output = Result<Row, Error>> + Send + 'a {
+        async move {
+            self.query_one(&self.prepare_cached(sql).await?, params)
+                .await
+        }
+    }
+}
+
+impl<C: GenericClient> Prepared for C {}
 
 /// An arbitrary constant naming the migration lock, so that nodes starting together take turns.
 const MIGRATION_LOCK: i64 = 0x6d61_696c_6772;

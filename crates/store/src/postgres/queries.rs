@@ -1,6 +1,6 @@
 //! The [`Store`] trait over PostgreSQL.
 
-use super::{backend, conflict_as, PostgresStore};
+use super::{backend, conflict_as, PostgresStore, Prepared};
 use crate::rows::{app_fields, AppRow, TokenRow, APP_COLUMNS, TOKEN_COLUMNS};
 use crate::{Revocation, Store, StoreError, StoreResult, TokenFilter};
 use async_trait::async_trait;
@@ -67,7 +67,7 @@ fn private_app_row(r: &Row) -> PrivateApp {
 }
 
 pub(crate) async fn insert_token(c: &impl GenericClient, t: &AccessTokenRecord) -> StoreResult<()> {
-    c.execute(
+    c.execute_cached(
         &format!(
             "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ),
@@ -102,17 +102,17 @@ pub(crate) async fn log_revocation(
     let (target, key) = what.parts();
     // Revocations take turns (until commit), so `seq` order is commit order and a cache reading
     // `seq > last` can never skip one that committed late with a smaller number.
-    c.execute("SELECT pg_advisory_xact_lock($1)", &[&REVOCATION_LOG_LOCK])
+    c.execute_cached("SELECT pg_advisory_xact_lock($1)", &[&REVOCATION_LOG_LOCK])
         .await
         .map_err(backend)?;
-    c.execute(
+    c.execute_cached(
         "INSERT INTO revocations (target, key, created_at) VALUES ($1, $2, $3)",
         &[&target, &key, &now],
     )
     .await
     .map_err(backend)?;
     // Wake the caches of every node at once; the log above stays the source of truth.
-    c.execute("SELECT pg_notify('mailgrant_revocations', '')", &[])
+    c.execute_cached("SELECT pg_notify('mailgrant_revocations', '')", &[])
         .await
         .map_err(backend)?;
     Ok(())
@@ -133,7 +133,7 @@ pub(crate) async fn insert_app(
     secret: Option<&ClientSecret>,
 ) -> StoreResult<()> {
     let (redirect_uris, grant_types) = app_fields(app);
-    c.execute(
+    c.execute_cached(
         &format!("INSERT INTO apps ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"),
         &[
             &app.client_id,
@@ -156,7 +156,7 @@ pub(crate) async fn insert_app(
 }
 
 async fn insert_secret(c: &impl GenericClient, s: &ClientSecret) -> StoreResult<()> {
-    c.execute(
+    c.execute_cached(
         "INSERT INTO client_secrets (id, client_id, hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         &[&s.id, &s.client_id, &s.hash.to_hex(), &s.created_at, &s.expires_at],
     )
@@ -170,7 +170,7 @@ async fn revoke_private_app_tokens(
     id: &str,
     now: UnixTime,
 ) -> StoreResult<()> {
-    c.execute(
+    c.execute_cached(
         "UPDATE access_tokens SET revoked_at = $2 WHERE private_app_id = $1 AND revoked_at IS NULL",
         &[&id, &now],
     )
@@ -188,7 +188,7 @@ impl Store for PostgresStore {
     async fn create_user(&self, u: &User) -> StoreResult<()> {
         self.client()
             .await?
-            .execute(
+            .execute_cached(
                 "INSERT INTO users (id, email, password_hash, created_at) VALUES ($1, $2, $3, $4)",
                 &[&u.id, &u.email, &u.password_hash, &u.created_at],
             )
@@ -201,7 +201,7 @@ impl Store for PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 "SELECT id, email, password_hash, created_at FROM users WHERE email = $1",
                 &[&email],
             )
@@ -214,7 +214,7 @@ impl Store for PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 "SELECT id, email, password_hash, created_at FROM users WHERE id = $1",
                 &[&id],
             )
@@ -226,13 +226,13 @@ impl Store for PostgresStore {
     async fn create_account(&self, a: &Account, owner_id: &str) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO accounts (id, name, created_at) VALUES ($1, $2, $3)",
             &[&a.id, &a.name, &a.created_at],
         )
         .await
         .map_err(conflict_as("account"))?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)",
             &[&a.id, &owner_id, &a.created_at],
         )
@@ -245,7 +245,7 @@ impl Store for PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 "SELECT id, name, created_at FROM accounts WHERE id = $1",
                 &[&id],
             )
@@ -267,7 +267,7 @@ impl Store for PostgresStore {
     ) -> StoreResult<()> {
         self.client()
             .await?
-            .execute(
+            .execute_cached(
                 "INSERT INTO memberships (account_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
                  ON CONFLICT (account_id, user_id) DO UPDATE SET role = excluded.role",
                 &[&account_id, &user_id, &role.as_str(), &now],
@@ -281,7 +281,7 @@ impl Store for PostgresStore {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_cached(
                 "SELECT m.account_id, a.name, m.user_id, m.role FROM memberships m
                  JOIN accounts a ON a.id = m.account_id WHERE m.user_id = $1 ORDER BY a.name",
                 &[&user_id],
@@ -310,7 +310,7 @@ impl Store for PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 &format!(
                     "SELECT {APP_COLUMNS} FROM apps WHERE client_id = $1 AND deleted_at IS NULL"
                 ),
@@ -325,7 +325,7 @@ impl Store for PostgresStore {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_cached(
                 &format!(
                     "SELECT {APP_COLUMNS} FROM apps WHERE deleted_at IS NULL
                      AND ($1::TEXT IS NULL OR account_id = $1) ORDER BY created_at, client_id"
@@ -341,20 +341,20 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         let n = tx
-            .execute(
+            .execute_cached(
                 "UPDATE apps SET deleted_at = $2 WHERE client_id = $1 AND deleted_at IS NULL",
                 &[&client_id, &now],
             )
             .await
             .map_err(backend)?;
         require(n, "app")?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE access_tokens SET revoked_at = $2 WHERE client_id = $1 AND revoked_at IS NULL",
             &[&client_id, &now],
         )
         .await
         .map_err(backend)?;
-        tx.execute(
+        tx.execute_cached(
             "UPDATE client_secrets SET expires_at = $2 WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
             &[&client_id, &now],
         )
@@ -368,7 +368,7 @@ impl Store for PostgresStore {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_cached(
                 "SELECT id, client_id, hash, created_at, expires_at FROM client_secrets WHERE client_id = $1",
                 &[&client_id],
             )
@@ -392,7 +392,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         let live = tx
-            .query_opt(
+            .query_opt_cached(
                 "SELECT 1 FROM apps WHERE client_id = $1 AND deleted_at IS NULL AND public = 0 FOR UPDATE",
                 &[&s.client_id],
             )
@@ -401,7 +401,7 @@ impl Store for PostgresStore {
         if live.is_none() {
             return Err(StoreError::NotFound("confidential app"));
         }
-        tx.execute(
+        tx.execute_cached(
             "UPDATE client_secrets SET expires_at = $2
              WHERE client_id = $1 AND (expires_at IS NULL OR expires_at > $2)",
             &[&s.client_id, &old_until],
@@ -420,7 +420,7 @@ impl Store for PostgresStore {
     ) -> StoreResult<()> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO private_apps (id, account_id, name, scopes, created_at, revoked_at)
              VALUES ($1, $2, $3, $4, $5, NULL)",
             &[
@@ -441,7 +441,7 @@ impl Store for PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 "SELECT id, account_id, name, scopes, created_at, revoked_at FROM private_apps WHERE id = $1",
                 &[&id],
             )
@@ -454,7 +454,7 @@ impl Store for PostgresStore {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_cached(
                 "SELECT id, account_id, name, scopes, created_at, revoked_at FROM private_apps
                  WHERE ($1::TEXT IS NULL OR account_id = $1) ORDER BY created_at, id",
                 &[&account_id],
@@ -473,7 +473,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         let live = tx
-            .query_opt(
+            .query_opt_cached(
                 "SELECT 1 FROM private_apps WHERE id = $1 AND revoked_at IS NULL FOR UPDATE",
                 &[&id],
             )
@@ -491,7 +491,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         let n = tx
-            .execute(
+            .execute_cached(
                 "UPDATE private_apps SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 &[&id, &now],
             )
@@ -510,7 +510,7 @@ impl Store for PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 &format!("SELECT {TOKEN_COLUMNS} FROM access_tokens WHERE hash = $1"),
                 &[&hash.to_hex()],
             )
@@ -523,7 +523,7 @@ impl Store for PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
         let n = tx
-            .execute(
+            .execute_cached(
                 "UPDATE access_tokens SET revoked_at = $2 WHERE hash = $1 AND revoked_at IS NULL",
                 &[&hash.to_hex(), &now],
             )
@@ -544,7 +544,7 @@ impl Store for PostgresStore {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_cached(
                 &format!(
                     "SELECT {TOKEN_COLUMNS} FROM access_tokens
                      WHERE ($1::TEXT IS NULL OR account_id = $1) AND ($2::TEXT IS NULL OR client_id = $2)
@@ -562,7 +562,7 @@ impl Store for PostgresStore {
     async fn purge_expired(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
         self.client()
             .await?
-            .execute(
+            .execute_cached(
                 "DELETE FROM access_tokens WHERE hash IN
                  (SELECT hash FROM access_tokens WHERE expires_at < $1 LIMIT $2)",
                 &[&before, &(limit as i64)],
@@ -575,13 +575,13 @@ impl Store for PostgresStore {
         let client = self.client().await?;
         if seq < 0 {
             let row = client
-                .query_one("SELECT COALESCE(MAX(seq), 0) FROM revocations", &[])
+                .query_one_cached("SELECT COALESCE(MAX(seq), 0) FROM revocations", &[])
                 .await
                 .map_err(backend)?;
             return Ok((row.get(0), Vec::new()));
         }
         let rows = client
-            .query(
+            .query_cached(
                 "SELECT seq, target, key FROM revocations WHERE seq > $1 ORDER BY seq LIMIT 1000",
                 &[&seq],
             )
@@ -604,14 +604,14 @@ impl Store for PostgresStore {
     ) -> StoreResult<String> {
         let client = self.client().await?;
         client
-            .execute(
+            .execute_cached(
                 "INSERT INTO server_keys (name, value, created_at) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
                 &[&name, &make(), &now],
             )
             .await
             .map_err(backend)?;
         let row = client
-            .query_one("SELECT value FROM server_keys WHERE name = $1", &[&name])
+            .query_one_cached("SELECT value FROM server_keys WHERE name = $1", &[&name])
             .await
             .map_err(backend)?;
         Ok(row.get(0))

@@ -1,7 +1,7 @@
 //! Initial access tokens for dynamic client registration, over PostgreSQL.
 
 use super::queries::insert_app;
-use super::{backend, conflict_as, PostgresStore};
+use super::{backend, conflict_as, PostgresStore, Prepared};
 use crate::{StoreError, StoreResult};
 use mailgrant_core::model::{App, ClientSecret};
 use mailgrant_core::registration::RegistrationToken;
@@ -32,7 +32,7 @@ impl PostgresStore {
     ) -> StoreResult<()> {
         self.client()
             .await?
-            .execute(
+            .execute_cached(
                 &format!("INSERT INTO registration_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"),
                 &[
                     &t.id,
@@ -57,7 +57,7 @@ impl PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 &format!("SELECT {COLUMNS} FROM registration_tokens WHERE hash = $1"),
                 &[&hash.to_hex()],
             )
@@ -72,7 +72,7 @@ impl PostgresStore {
         let rows = self
             .client()
             .await?
-            .query(
+            .query_cached(
                 &format!("SELECT {COLUMNS} FROM registration_tokens ORDER BY created_at, id"),
                 &[],
             )
@@ -89,7 +89,7 @@ impl PostgresStore {
         let n = self
             .client()
             .await?
-            .execute(
+            .execute_cached(
                 "UPDATE registration_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
                 &[&id, &now],
             )
@@ -110,7 +110,7 @@ impl PostgresStore {
             // The row lock taken by this UPDATE makes concurrent registrations take turns, so
             // `max_uses` holds under concurrency.
             let n = tx
-                .execute(
+                .execute_cached(
                     "UPDATE registration_tokens SET uses = uses + 1
                      WHERE id = $1 AND revoked_at IS NULL
                        AND (expires_at IS NULL OR expires_at > $2)
