@@ -21,7 +21,7 @@ use mailgrant_core::registration::RegistrationToken;
 use mailgrant_core::{TokenHash, UnixTime};
 use std::sync::Arc;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// A unique constraint said no: the thing exists already.
     #[error("{0} already exists")]

@@ -296,21 +296,35 @@ pub async fn run_all(store: DynStore) {
     assert_eq!((k1.as_str(), k2.as_str()), ("one", "one"));
 }
 
-/// Many concurrent writes all commit (the SQLite writer groups them).
+/// Many concurrent writes all commit (both backends group them into shared commits); a duplicate
+/// among them is refused on its own and takes none of the others down.
 pub async fn concurrent_writes(store: DynStore) {
+    let (_, taken) = access_token("acct_x", None, Some(NOW + 60));
+    store.insert_access_token(&taken).await.unwrap();
     let mut tasks = Vec::new();
-    for _ in 0..200 {
+    for i in 0..200 {
         let store = store.clone();
+        let t = if i % 50 == 7 {
+            taken.clone()
+        } else {
+            access_token("acct_x", None, Some(NOW + 60)).1
+        };
         tasks.push(tokio::spawn(async move {
-            let (_, t) = access_token("acct_x", None, Some(NOW + 60));
-            store.insert_access_token(&t).await.unwrap();
-            t.hash
+            (store.insert_access_token(&t).await, t.hash)
         }));
     }
+    let mut refused = 0;
     for task in tasks {
-        let hash = task.await.unwrap();
-        assert!(store.access_token(&hash).await.unwrap().is_some());
+        let (result, hash) = task.await.unwrap();
+        if hash == taken.hash {
+            assert!(matches!(result, Err(StoreError::Conflict(_))));
+            refused += 1;
+        } else {
+            result.unwrap();
+            assert!(store.access_token(&hash).await.unwrap().is_some());
+        }
     }
+    assert_eq!(refused, 4);
 }
 
 /// Initial access tokens for dynamic client registration: stored as hashes, counted atomically

@@ -1,7 +1,8 @@
 //! PostgreSQL backend: a deadpool of tokio-postgres connections. Each write is one transaction;
-//! PostgreSQL groups concurrent commits itself (`commit_delay` and its WAL writer).
+//! access tokens issued at the same time share one (`batch.rs`).
 
 mod authz;
+mod batch;
 mod queries;
 mod registration;
 
@@ -16,6 +17,7 @@ use tokio_postgres::{Error, NoTls, Row};
 pub struct PostgresStore {
     pool: Pool,
     url: String,
+    tokens: batch::TokenWriter,
 }
 
 pub(crate) fn backend<E: std::fmt::Display>(e: E) -> StoreError {
@@ -95,6 +97,7 @@ impl PostgresStore {
             .build()
             .map_err(backend)?;
         let store = Self {
+            tokens: batch::TokenWriter::start(pool.clone()),
             pool,
             url: url.to_string(),
         };

@@ -1,5 +1,6 @@
 //! The [`Store`] trait over PostgreSQL.
 
+use super::batch::insert_all;
 use super::{backend, conflict_as, PostgresStore, Prepared};
 use crate::rows::{app_fields, AppRow, TokenRow, APP_COLUMNS, TOKEN_COLUMNS};
 use crate::{Revocation, Store, StoreError, StoreResult, TokenFilter};
@@ -67,28 +68,7 @@ fn private_app_row(r: &Row) -> PrivateApp {
 }
 
 pub(crate) async fn insert_token(c: &impl GenericClient, t: &AccessTokenRecord) -> StoreResult<()> {
-    c.execute_cached(
-        &format!(
-            "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        ),
-        &[
-            &t.hash.to_hex(),
-            &t.kind.as_str(),
-            &t.account_id,
-            &t.client_id,
-            &t.private_app_id,
-            &t.user_id,
-            &t.grant_id,
-            &t.family_id,
-            &t.scopes.to_string(),
-            &t.created_at,
-            &t.expires_at,
-            &t.revoked_at,
-        ],
-    )
-    .await
-    .map_err(conflict_as("token"))?;
-    Ok(())
+    insert_all(c, &[t]).await
 }
 
 /// An arbitrary constant naming the lock that orders the revocation log.
@@ -503,7 +483,7 @@ impl Store for PostgresStore {
     }
 
     async fn insert_access_token(&self, token: &AccessTokenRecord) -> StoreResult<()> {
-        insert_token(&self.client().await?, token).await
+        self.tokens.insert(token.clone()).await
     }
 
     async fn access_token(&self, hash: &TokenHash) -> StoreResult<Option<AccessTokenRecord>> {
