@@ -13,7 +13,9 @@ Token values have the exact mailgrant format (core/src/token.rs): prefix, '_', 4
 (8 of issue time in milliseconds, 35 random), 6 base62 characters of the CRC32 of prefix + '_' +
 body; the database keeps only their hash: 12 hex digits of the issue time, then the SHA-256 hex.
 Every code carries an S256 PKCE challenge whose verifier is in its body; every refresh token is the
-first of its own family, so each request is a real, first rotation. One live grant ties them to the
+only token of its own family, so each request is a real rotation. Family ids have the mailgrant
+format too (time-ordered): a code's family was created with the code, a refresh token's family at
+a random moment of the past 30 days. One live grant ties them to the
 account, the user and the app. Everything expires in a day (the default code lifetime is shorter,
 but seeded rows may carry any expiry; the server checks the stored one)."""
 import base64
@@ -54,6 +56,12 @@ def fixed_base62(n, width):
 def token(prefix):
     signed = prefix + b"_" + fixed_base62(int(time.time() * 1000), 8) + base62(35)
     return (signed + fixed_base62(zlib.crc32(signed), 6)).decode()
+
+
+def family_id(ms):
+    """A family id in the mailgrant format (core/src/ids.rs): 'fam_', 8 base62 characters of its
+    creation time in milliseconds, 12 random."""
+    return (b"fam_" + fixed_base62(ms, 8) + base62(12)).decode()
 
 
 def token_hash(t):
@@ -108,13 +116,17 @@ def main():
                 verifier = base62(43).decode()
                 challenge = base64.urlsafe_b64encode(
                     hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+                # A code's family is minted when the code is issued, seconds before its exchange.
                 codes.append((token_hash(code), client, redirect, challenge, account, user, grant,
-                              f"fam_bc{phase}{i}", scope, now, expires, None))
+                              family_id(int(time.time() * 1000)), scope, now, expires, None))
                 cf.write(f"grant_type=authorization_code&code={code}&redirect_uri={redirect_q}"
                          f"&code_verifier={verifier}\n")
                 rt = token(b"mgr")
-                refresh.append((token_hash(rt), f"fam_br{phase}{i}", grant, client, account, user,
-                                scope, now, now, expires, None, None))
+                # Families of every age up to 30 days are refreshed at any moment: their places
+                # in the family indexes are random, as in production.
+                born = now - secrets.randbelow(30 * 86400)
+                refresh.append((token_hash(rt), family_id(born * 1000 + secrets.randbelow(1000)),
+                                grant, client, account, user, scope, now, born, expires, None, None))
                 rf.write(f"grant_type=refresh_token&refresh_token={rt}\n")
         # Sorted by hash, the primary key: inserts append to the index instead of splitting pages.
         codes.sort()

@@ -70,7 +70,7 @@ impl IssueOrder {
         Self::from_millis(value)
     }
 
-    fn encode(self, out: &mut String) {
+    pub(crate) fn encode(self, out: &mut String) {
         out.extend(fixed_base62::<ORDER_LEN>(self.0).map(char::from));
     }
 }
