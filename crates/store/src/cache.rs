@@ -582,8 +582,13 @@ impl Store for CachedStore {
     ) -> StoreResult<bool> {
         self.inner.rotate_refresh_token(old, tokens, now).await
     }
-    async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
-        let result = self.inner.revoke_family(family_id, now).await;
+    async fn revoke_family(
+        &self,
+        grant_id: &str,
+        family_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let result = self.inner.revoke_family(grant_id, family_id, now).await;
         self.invalidate(&Revocation::Family(family_id.to_string()));
         result
     }

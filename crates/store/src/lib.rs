@@ -218,8 +218,14 @@ pub trait Store: Send + Sync + 'static {
         tokens: &IssuedTokens,
         now: UnixTime,
     ) -> StoreResult<bool>;
-    /// Revoke every refresh and access token of a family; false when nothing was live.
-    async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool>;
+    /// Revoke every refresh and access token of a family (of the grant `grant_id`, which is how
+    /// its access tokens are found); false when nothing was live.
+    async fn revoke_family(
+        &self,
+        grant_id: &str,
+        family_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
     /// Delete up to `limit` each of the sessions, codes and refresh tokens that expired before
     /// `before`; how many went (fewer than `limit` means none are left).
     async fn purge_expired_authorization(&self, before: UnixTime, limit: u32) -> StoreResult<u64>;

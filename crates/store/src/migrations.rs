@@ -27,6 +27,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "ordered_hashes",
         sql: include_str!("../migrations/0004_ordered_hashes.sql"),
     },
+    Migration {
+        version: 5,
+        name: "no_access_token_family_index",
+        sql: include_str!("../migrations/0005_no_access_token_family_index.sql"),
+    },
 ];
 
 #[derive(Clone, Copy)]

@@ -715,9 +715,19 @@ pub async fn authorization_flow(store: DynStore) {
     let winner = stored_a.or(stored_b).unwrap();
     assert_eq!(current.hash, winner.hash);
 
-    // Family revocation reaches refresh and access tokens.
-    assert!(s.revoke_family(&family2, NOW + 6).await.unwrap());
+    // Family revocation reaches refresh and access tokens, and no other family of the grant.
+    let family3 = ids::family();
+    let other = issued(&acct.id, &a.client_id, &grant.id, &family3, &u.id);
+    s.insert_access_token(&other.access).await.unwrap();
+    assert!(s.revoke_family(&grant.id, &family2, NOW + 6).await.unwrap());
     assert!(s.current_refresh_token(&family2).await.unwrap().is_none());
+    assert!(s
+        .access_token(&other.access.hash)
+        .await
+        .unwrap()
+        .unwrap()
+        .revoked_at
+        .is_none());
     assert!(s
         .access_token(&base.access.hash)
         .await

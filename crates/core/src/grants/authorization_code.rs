@@ -23,6 +23,7 @@ pub enum Redeem {
     Issue(CodeDecision),
     /// The code was used before: refuse, and revoke every token issued from it.
     Replay {
+        grant_id: String,
         family_id: String,
     },
 }
@@ -50,6 +51,7 @@ pub fn redeem(
     }
     if code.used_at.is_some() {
         return Ok(Redeem::Replay {
+            grant_id: code.grant_id.clone(),
             family_id: code.family_id.clone(),
         });
     }

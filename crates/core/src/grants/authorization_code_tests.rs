@@ -85,6 +85,7 @@ fn a_used_code_is_a_replay_that_names_its_family() {
     assert_eq!(
         r,
         Ok(Redeem::Replay {
+            grant_id: "grant_1".into(),
             family_id: "fam_1".into()
         })
     );

@@ -337,7 +337,7 @@ pub async fn revoke_token(state: &AppState, presented: &str) -> ServiceResult<To
             Some(r) => {
                 state
                     .store()
-                    .revoke_family(&r.family_id, state.now())
+                    .revoke_family(&r.grant_id, &r.family_id, state.now())
                     .await?
             }
             None => false,

@@ -24,7 +24,7 @@ pub async fn revoke(
         if let Some(r) = record.filter(|r| r.client_id == caller.client_id) {
             state
                 .store()
-                .revoke_family(&r.family_id, state.now())
+                .revoke_family(&r.grant_id, &r.family_id, state.now())
                 .await?;
             tracing::info!(client_id = %caller.client_id, family_id = %r.family_id, "refresh token family revoked by its client");
         }

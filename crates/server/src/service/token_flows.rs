@@ -128,8 +128,12 @@ pub async fn authorization_code(
         now,
     )?;
     let (Some(code_record), Redeem::Issue(d)) = (record, decision.clone()) else {
-        if let Redeem::Replay { family_id } = decision {
-            store.revoke_family(&family_id, now).await?;
+        if let Redeem::Replay {
+            grant_id,
+            family_id,
+        } = decision
+        {
+            store.revoke_family(&grant_id, &family_id, now).await?;
             tracing::warn!(%family_id, "authorization code replayed: its tokens are revoked");
         }
         return Err(replayed().into());
@@ -268,7 +272,9 @@ pub async fn refresh(
                 }
             }
             RefreshDecision::Reuse { family_id } => {
-                store.revoke_family(&family_id, now).await?;
+                store
+                    .revoke_family(&record.grant_id, &family_id, now)
+                    .await?;
                 tracing::warn!(%family_id, account_id = %record.account_id, "refresh token reused after rotation: suspected theft; the whole family is revoked");
                 return Err(OAuthError::invalid_grant(
                     "the refresh token was already used; its family is revoked",

@@ -137,11 +137,19 @@ fn exchange_conflict(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-async fn revoke_family(c: &impl GenericClient, family: &str, now: UnixTime) -> StoreResult<bool> {
+/// A family's access tokens are found through their grant's index (access tokens have no family
+/// index: see migration 0005).
+async fn revoke_family(
+    c: &impl GenericClient,
+    grant: &str,
+    family: &str,
+    now: UnixTime,
+) -> StoreResult<bool> {
     let a = c
         .execute_cached(
-            "UPDATE access_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-            &[&family, &now],
+            "UPDATE access_tokens SET revoked_at = $3 \
+             WHERE grant_id = $1 AND family_id = $2 AND revoked_at IS NULL",
+            &[&grant, &family, &now],
         )
         .await
         .map_err(backend)?;
@@ -400,7 +408,7 @@ impl PostgresStore {
         let tx = client.transaction().await.map_err(backend)?;
         let row = tx
             .query_opt_cached(
-                "SELECT family_id FROM authorization_codes WHERE hash = $1",
+                "SELECT grant_id, family_id FROM authorization_codes WHERE hash = $1",
                 &[&hash.to_hex()],
             )
             .await
@@ -408,8 +416,8 @@ impl PostgresStore {
         let Some(row) = row else {
             return Err(StoreError::NotFound("authorization code"));
         };
-        let family: String = row.get(0);
-        revoke_family(&tx, &family, now).await?;
+        let (grant, family): (String, String) = (row.get(0), row.get(1));
+        revoke_family(&tx, &grant, &family, now).await?;
         tx.commit().await.map_err(backend)?;
         Ok(false)
     }
@@ -521,10 +529,15 @@ impl PostgresStore {
             .await
     }
 
-    pub(crate) async fn pg_revoke_family(&self, family: &str, now: UnixTime) -> StoreResult<bool> {
+    pub(crate) async fn pg_revoke_family(
+        &self,
+        grant: &str,
+        family: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(backend)?;
-        let any = revoke_family(&tx, family, now).await?;
+        let any = revoke_family(&tx, grant, family, now).await?;
         tx.commit().await.map_err(backend)?;
         Ok(any)
     }

@@ -102,11 +102,14 @@ fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreR
     Ok(())
 }
 
-fn revoke_family(c: &Connection, family: &str, now: UnixTime) -> StoreResult<bool> {
+/// A family's access tokens are found through their grant's index (access tokens have no family
+/// index: see migration 0005); its refresh tokens through the table's key.
+fn revoke_family(c: &Connection, grant: &str, family: &str, now: UnixTime) -> StoreResult<bool> {
     let a = c
         .exec(
-            "UPDATE access_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
-            params![family, now],
+            "UPDATE access_tokens SET revoked_at = ?3 \
+             WHERE grant_id = ?1 AND family_id = ?2 AND revoked_at IS NULL",
+            params![grant, family, now],
         )
         .map_err(backend)?;
     let r = c
@@ -376,16 +379,16 @@ impl SqliteStore {
                 insert_issued(c, &tokens, now)?;
                 return Ok(true);
             }
-            let family: Option<String> = c
+            let family: Option<(String, String)> = c
                 .row(
-                    "SELECT family_id FROM authorization_codes WHERE hash = ?1",
+                    "SELECT grant_id, family_id FROM authorization_codes WHERE hash = ?1",
                     [&hex],
-                    |r| r.get(0),
+                    |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()
                 .map_err(backend)?;
             match family {
-                Some(f) => revoke_family(c, &f, now).map(|_| false),
+                Some((grant, family)) => revoke_family(c, &grant, &family, now).map(|_| false),
                 None => Err(StoreError::NotFound("authorization code")),
             }
         })
@@ -452,9 +455,15 @@ impl SqliteStore {
         .await
     }
 
-    pub(crate) async fn sq_revoke_family(&self, family: &str, now: UnixTime) -> StoreResult<bool> {
-        let family = family.to_string();
-        self.write(move |c| revoke_family(c, &family, now)).await
+    pub(crate) async fn sq_revoke_family(
+        &self,
+        grant: &str,
+        family: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let (grant, family) = (grant.to_string(), family.to_string());
+        self.write(move |c| revoke_family(c, &grant, &family, now))
+            .await
     }
 
     pub(crate) async fn sq_purge_expired_authorization(

@@ -647,8 +647,13 @@ impl Store for SqliteStore {
     ) -> StoreResult<bool> {
         self.sq_rotate_refresh_token(old, tokens, now).await
     }
-    async fn revoke_family(&self, family_id: &str, now: UnixTime) -> StoreResult<bool> {
-        self.sq_revoke_family(family_id, now).await
+    async fn revoke_family(
+        &self,
+        grant_id: &str,
+        family_id: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        self.sq_revoke_family(grant_id, family_id, now).await
     }
     async fn purge_expired_authorization(&self, before: UnixTime, limit: u32) -> StoreResult<u64> {
         self.sq_purge_expired_authorization(before, limit).await
