@@ -570,9 +570,10 @@ impl Store for CachedStore {
     }
     async fn current_refresh_token(
         &self,
+        grant_id: &str,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.inner.current_refresh_token(family_id).await
+        self.inner.current_refresh_token(grant_id, family_id).await
     }
     async fn rotate_refresh_token(
         &self,

@@ -206,8 +206,10 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<bool>;
     async fn refresh_token(&self, hash: &TokenHash) -> StoreResult<Option<RefreshTokenRecord>>;
     /// The family's current refresh token: the one neither rotated nor revoked (expired or not).
+    /// Families are indexed under their grant.
     async fn current_refresh_token(
         &self,
+        grant_id: &str,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>>;
     /// Mark `old` rotated and store its successors, atomically; `false` (storing nothing) when

@@ -29,8 +29,8 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration {
         version: 5,
-        name: "no_access_token_family_index",
-        sql: include_str!("../migrations/0005_no_access_token_family_index.sql"),
+        name: "family_indexes",
+        sql: include_str!("../migrations/0005_family_indexes.sql"),
     },
 ];
 

@@ -711,7 +711,11 @@ pub async fn authorization_flow(store: DynStore) {
         .unwrap();
     assert!(stored_a.is_some() ^ stored_b.is_some());
     // The family's current token is the winner's successor, not the rotated root.
-    let current = s.current_refresh_token(&family2).await.unwrap().unwrap();
+    let current = s
+        .current_refresh_token(&grant.id, &family2)
+        .await
+        .unwrap()
+        .unwrap();
     let winner = stored_a.or(stored_b).unwrap();
     assert_eq!(current.hash, winner.hash);
 
@@ -720,7 +724,11 @@ pub async fn authorization_flow(store: DynStore) {
     let other = issued(&acct.id, &a.client_id, &grant.id, &family3, &u.id);
     s.insert_access_token(&other.access).await.unwrap();
     assert!(s.revoke_family(&grant.id, &family2, NOW + 6).await.unwrap());
-    assert!(s.current_refresh_token(&family2).await.unwrap().is_none());
+    assert!(s
+        .current_refresh_token(&grant.id, &family2)
+        .await
+        .unwrap()
+        .is_none());
     assert!(s
         .access_token(&other.access.hash)
         .await

@@ -204,7 +204,9 @@ pub async fn refresh(
             RefreshDecision::Retry => {
                 // The presented token's successor, if it is still the family's current token: its
                 // hash gives the order it was derived at, so the same pair can be derived again.
-                let current = store.current_refresh_token(&record.family_id).await?;
+                let current = store
+                    .current_refresh_token(&record.grant_id, &record.family_id)
+                    .await?;
                 let retried = current.and_then(|c| {
                     let (access, successor) = successors(&key, presented.expose(), c.hash.order());
                     let derived_from_presented = TokenHash::of(successor.expose()).ct_eq(&c.hash);

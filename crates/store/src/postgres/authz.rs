@@ -137,8 +137,7 @@ fn exchange_conflict(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
-/// A family's access tokens are found through their grant's index (access tokens have no family
-/// index: see migration 0005).
+/// A family's tokens are found under their grant (see migration 0005).
 async fn revoke_family(
     c: &impl GenericClient,
     grant: &str,
@@ -155,8 +154,9 @@ async fn revoke_family(
         .map_err(backend)?;
     let r = c
         .execute_cached(
-            "UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL",
-            &[&family, &now],
+            "UPDATE refresh_tokens SET revoked_at = $3 \
+             WHERE grant_id = $1 AND family_id = $2 AND revoked_at IS NULL",
+            &[&grant, &family, &now],
         )
         .await
         .map_err(backend)?;
@@ -485,32 +485,35 @@ impl PostgresStore {
         &self,
         hash: &TokenHash,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.refresh_token_where("hash = $1", &hash.to_hex()).await
+        self.refresh_token_where("hash = $1", &[&hash.to_hex()])
+            .await
     }
 
     pub(crate) async fn pg_current_refresh_token(
         &self,
+        grant_id: &str,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         self.refresh_token_where(
-            "family_id = $1 AND rotated_at IS NULL AND revoked_at IS NULL ORDER BY hash DESC LIMIT 1",
-            family_id,
+            "grant_id = $1 AND family_id = $2 AND rotated_at IS NULL AND revoked_at IS NULL \
+             ORDER BY hash DESC LIMIT 1",
+            &[&grant_id, &family_id],
         )
         .await
     }
 
-    /// The first refresh token matching `condition` (one parameter, `key`).
+    /// The first refresh token matching `condition` (with `params`).
     async fn refresh_token_where(
         &self,
         condition: &str,
-        key: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         let row = self
             .client()
             .await?
             .query_opt_cached(
                 &format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE {condition}"),
-                &[&key],
+                params,
             )
             .await
             .map_err(backend)?;

@@ -655,9 +655,10 @@ impl Store for PostgresStore {
     }
     async fn current_refresh_token(
         &self,
+        grant_id: &str,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.pg_current_refresh_token(family_id).await
+        self.pg_current_refresh_token(grant_id, family_id).await
     }
     async fn rotate_refresh_token(
         &self,

@@ -102,8 +102,7 @@ fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreR
     Ok(())
 }
 
-/// A family's access tokens are found through their grant's index (access tokens have no family
-/// index: see migration 0005); its refresh tokens through the table's key.
+/// A family's tokens are found under their grant (see migration 0005).
 fn revoke_family(c: &Connection, grant: &str, family: &str, now: UnixTime) -> StoreResult<bool> {
     let a = c
         .exec(
@@ -114,8 +113,9 @@ fn revoke_family(c: &Connection, grant: &str, family: &str, now: UnixTime) -> St
         .map_err(backend)?;
     let r = c
         .exec(
-            "UPDATE refresh_tokens SET revoked_at = ?2 WHERE family_id = ?1 AND revoked_at IS NULL",
-            params![family, now],
+            "UPDATE refresh_tokens SET revoked_at = ?3 \
+             WHERE grant_id = ?1 AND family_id = ?2 AND revoked_at IS NULL",
+            params![grant, family, now],
         )
         .map_err(backend)?;
     log_revocation(c, &Revocation::Family(family.to_string()), now)?;
@@ -399,32 +399,38 @@ impl SqliteStore {
         &self,
         hash: &TokenHash,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.refresh_token_where("hash = ?1", hash.to_hex()).await
+        self.refresh_token_where("hash = ?1", vec![hash.to_hex()])
+            .await
     }
 
     pub(crate) async fn sq_current_refresh_token(
         &self,
+        grant_id: &str,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         self.refresh_token_where(
-            "family_id = ?1 AND rotated_at IS NULL AND revoked_at IS NULL ORDER BY hash DESC LIMIT 1",
-            family_id.to_string(),
+            "grant_id = ?1 AND family_id = ?2 AND rotated_at IS NULL AND revoked_at IS NULL \
+             ORDER BY hash DESC LIMIT 1",
+            vec![grant_id.to_string(), family_id.to_string()],
         )
         .await
     }
 
-    /// The first refresh token matching `condition` (one parameter, `key`).
+    /// The first refresh token matching `condition` (with `params`).
     async fn refresh_token_where(
         &self,
         condition: &'static str,
-        key: String,
+        params: Vec<String>,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         self.lookup(move |c| {
             let row = c
                 .prepare_cached(&format!(
                     "SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE {condition}"
                 ))
-                .and_then(|mut st| st.query_row([key], refresh_row).optional())
+                .and_then(|mut st| {
+                    st.query_row(rusqlite::params_from_iter(params), refresh_row)
+                        .optional()
+                })
                 .map_err(backend)?;
             row.map(RefreshRow::into_record).transpose()
         })

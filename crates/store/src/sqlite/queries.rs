@@ -635,9 +635,10 @@ impl Store for SqliteStore {
     }
     async fn current_refresh_token(
         &self,
+        grant_id: &str,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.sq_current_refresh_token(family_id).await
+        self.sq_current_refresh_token(grant_id, family_id).await
     }
     async fn rotate_refresh_token(
         &self,
