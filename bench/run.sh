@@ -14,7 +14,8 @@
 #   PEERS_DIR (where setup.sh installed the peers), RESULTS (output folder), FLOW_RATE=30000 (the
 #   highest req/s expected from the refresh and code rows: each wrk run gets FLOW_RATE x its
 #   duration x 1.5 single-use codes and refresh tokens, at most FLOW_MAX=1000000, seeded up front),
-#   MAILGRANT_BIN (a mailgrant binary to run instead of building this checkout).
+#   MAILGRANT_BIN (a mailgrant binary to run instead of building this checkout), ROWS (which of
+#   mailgrant's rows to run, default "token introspect account refresh code").
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
@@ -35,6 +36,8 @@ export DURATION=${DURATION:-20s} WARMUP=${WARMUP:-5s} REPS=${REPS:-3} CONNS=${CO
 STORED_TOKENS=${STORED_TOKENS:-10000}
 EXPIRED_TOKENS=${EXPIRED_TOKENS:-0}
 PORT=${PORT:-18088}
+ROWS=" ${ROWS:-token introspect account refresh code} "
+row() { [[ $ROWS == *" $1 "* ]]; }
 PEERS=${PEERS:-$ROOT/../shared/peers}
 export PEERS_DIR=${PEERS_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/mailgrant-peers}
 export RESULTS=${RESULTS:-${TMPDIR:-/tmp}/mailgrant-bench/$(date +%Y%m%d-%H%M%S)}
@@ -164,11 +167,11 @@ sleep 1
 echo "mailgrant_rss_kb_idle: $(rss_kb)" | tee "$RESULTS/mailgrant.idle.txt"
 
 export BASIC BODY="grant_type=client_credentials&scope=account.read"
-run_wrk mg-token "$BENCH/form.lua" "http://127.0.0.1:$PORT/oauth/token"
+row token && run_wrk mg-token "$BENCH/form.lua" "http://127.0.0.1:$PORT/oauth/token"
 TOKEN=$(token)
-BODY="token=$TOKEN&token_type_hint=access_token" run_wrk mg-introspect "$BENCH/form.lua" \
-  "http://127.0.0.1:$PORT/oauth/introspect"
-TOKEN=$TOKEN run_wrk mg-account "$BENCH/bearer.lua" "http://127.0.0.1:$PORT/v1/account"
+row introspect && BODY="token=$TOKEN&token_type_hint=access_token" run_wrk mg-introspect \
+  "$BENCH/form.lua" "http://127.0.0.1:$PORT/oauth/introspect"
+row account && TOKEN=$TOKEN run_wrk mg-account "$BENCH/bearer.lua" "http://127.0.0.1:$PORT/v1/account"
 # One seeded code and one seeded refresh token first, by hand: each must give a 200 with an access
 # and a refresh token (this also pins seed-flows.py's token format to the server's), and the
 # rotated refresh token must itself refresh.
@@ -187,9 +190,9 @@ flow_probe "$RESULTS/code.probe" code
 flow_probe "$RESULTS/code.probe.json.next" code-refresh
 flow_probe "$RESULTS/refresh.probe" refresh
 rm -f "$RESULTS"/*.probe.json*
-BASIC=$WEB_BASIC BODIES_FILE=$RESULTS/refresh run_wrk mg-refresh "$BENCH/bodies.lua" \
-  "http://127.0.0.1:$PORT/oauth/token"
-BASIC=$WEB_BASIC BODIES_FILE=$RESULTS/code run_wrk mg-code "$BENCH/bodies.lua" \
+row refresh && BASIC=$WEB_BASIC BODIES_FILE=$RESULTS/refresh run_wrk mg-refresh \
+  "$BENCH/bodies.lua" "http://127.0.0.1:$PORT/oauth/token"
+row code && BASIC=$WEB_BASIC BODIES_FILE=$RESULTS/code run_wrk mg-code "$BENCH/bodies.lua" \
   "http://127.0.0.1:$PORT/oauth/token"
 rm -f "$RESULTS"/code.* "$RESULTS"/refresh.*
 # The introspected token must still be active after the runs (we measured active=true answers).

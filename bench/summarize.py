@@ -76,7 +76,7 @@ def ratio(a, b):
 for name, (title, peer, target) in ROWS.items():
     m = med.get(name)
     if m is None:
-        print(f"| {title} | pending | | | | | | | | {target} |")
+        print(f"| {title} | not run | | | | | | | | {target} |")
         continue
     p = med.get(peer, {}).get("rps")
     c = med.get(CEILING, {}).get("rps")
