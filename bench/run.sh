@@ -15,7 +15,8 @@
 #   highest req/s expected from the refresh and code rows: each wrk run gets FLOW_RATE x its
 #   duration x 1.5 single-use codes and refresh tokens, at most FLOW_MAX=1000000, seeded up front),
 #   MAILGRANT_BIN (a mailgrant binary to run instead of building this checkout), ROWS (which of
-#   mailgrant's rows to run, default "token introspect account refresh code").
+#   mailgrant's rows to run, default "token introspect account refresh code"; the database is
+#   seeded the same whichever run, so that a row measured alone meets the data it meets in a full run).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BENCH=$ROOT/bench
