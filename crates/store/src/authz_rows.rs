@@ -11,8 +11,20 @@ pub const CODE_COLUMNS: &str =
     "hash, client_id, redirect_uri, code_challenge, account_id, user_id, \
      grant_id, family_id, scopes, created_at, expires_at, used_at";
 
+/// The columns a refresh token is written with; its generation is 0 (a family's first token)
+/// unless a rotation sets it.
 pub const REFRESH_COLUMNS: &str = "hash, family_id, grant_id, client_id, account_id, user_id, \
      scopes, created_at, family_created_at, expires_at, rotated_at, revoked_at";
+
+/// A refresh token as read, from `refresh_tokens r`, in `REFRESH_COLUMNS` order. A rotation does
+/// not update the old row (migration 0006): the old token was rotated when its successor (the
+/// next generation of its family) was created.
+pub const REFRESH_SELECT: &str = "SELECT r.hash, r.family_id, r.grant_id, r.client_id, \
+     r.account_id, r.user_id, r.scopes, r.created_at, r.family_created_at, r.expires_at, \
+     COALESCE(r.rotated_at, (SELECT s.created_at FROM refresh_tokens s \
+     WHERE s.grant_id = r.grant_id AND s.family_id = r.family_id AND s.generation = r.generation + 1)), \
+     r.revoked_at FROM refresh_tokens r";
+
 
 pub fn hash(text: &str) -> Result<TokenHash, StoreError> {
     TokenHash::from_hex(text).ok_or_else(|| StoreError::Backend("stored hash is corrupt".into()))
@@ -96,6 +108,13 @@ pub struct RefreshRow {
 }
 
 impl RefreshRow {
+    /// Read as a family's last generation: its current token, unless that was revoked (or
+    /// rotated before migration 0006 and its successor since purged).
+    pub fn into_current(self) -> Result<Option<RefreshTokenRecord>, StoreError> {
+        let live = self.rotated_at.is_none() && self.revoked_at.is_none();
+        live.then(|| self.into_record()).transpose()
+    }
+
     pub fn into_record(self) -> Result<RefreshTokenRecord, StoreError> {
         Ok(RefreshTokenRecord {
             hash: hash(&self.hash)?,

@@ -32,6 +32,11 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "family_indexes",
         sql: include_str!("../migrations/0005_family_indexes.sql"),
     },
+    Migration {
+        version: 6,
+        name: "refresh_generations",
+        sql: include_str!("../migrations/0006_refresh_generations.sql"),
+    },
 ];
 
 #[derive(Clone, Copy)]
@@ -52,3 +57,52 @@ impl Migration {
 
 pub const CREATE_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (
     version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    fn refresh_row(c: &Connection, hash: &str, family: &str, created_at: i64) {
+        c.execute(
+            "INSERT INTO refresh_tokens (hash, family_id, grant_id, client_id, account_id, \
+             user_id, scopes, created_at, family_created_at, expires_at) \
+             VALUES (?1, ?2, 'grt_1', 'app', 'acct', 'usr', 'account.read', ?3, 1, 99)",
+            rusqlite::params![hash, family, created_at],
+        )
+        .unwrap();
+    }
+
+    /// Migration 0006 numbers each family's tokens in issue order, and the numbers are unique.
+    #[test]
+    fn refresh_generations_backfill_in_issue_order() {
+        let c = Connection::open_in_memory().unwrap();
+        let (before, after): (Vec<_>, Vec<_>) = MIGRATIONS.iter().partition(|m| m.version < 6);
+        for m in before {
+            c.execute_batch(&m.sql_for(Dialect::Sqlite)).unwrap();
+        }
+        refresh_row(&c, "003", "fam_a", 20);
+        refresh_row(&c, "001", "fam_a", 10);
+        refresh_row(&c, "002", "fam_a", 20);
+        refresh_row(&c, "004", "fam_b", 5);
+        for m in after {
+            c.execute_batch(&m.sql_for(Dialect::Sqlite)).unwrap();
+        }
+        let generations: Vec<(String, i64)> = c
+            .prepare("SELECT hash, generation FROM refresh_tokens ORDER BY hash")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let expected = [("001", 0), ("002", 1), ("003", 2), ("004", 0)];
+        let expected: Vec<(String, i64)> =
+            expected.iter().map(|(h, g)| (h.to_string(), *g)).collect();
+        assert_eq!(generations, expected);
+        let taken = c.execute(
+            "UPDATE refresh_tokens SET generation = 1 WHERE hash = '003'",
+            [],
+        );
+        assert!(taken.is_err(), "a family's generation is unique");
+    }
+}

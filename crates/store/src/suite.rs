@@ -681,8 +681,13 @@ pub async fn authorization_flow(store: DynStore) {
     };
     s.create_code(&code2).await.unwrap();
     assert!(s.redeem_code(&code2.hash, &base, NOW).await.unwrap());
-    let next_a = issued(&acct.id, &a.client_id, &grant.id, &family2, &u.id);
-    let next_b = issued(&acct.id, &a.client_id, &grant.id, &family2, &u.id);
+    // A successor is created at its rotation: that is the old token's `rotated_at`.
+    let rotated_at_five = |mut t: mailgrant_core::records::IssuedTokens| {
+        t.refresh.as_mut().unwrap().created_at = NOW + 5;
+        t
+    };
+    let next_a = rotated_at_five(issued(&acct.id, &a.client_id, &grant.id, &family2, &u.id));
+    let next_b = rotated_at_five(issued(&acct.id, &a.client_id, &grant.id, &family2, &u.id));
     let (ra, rb) = tokio::join!(
         s.rotate_refresh_token(&root.hash, &next_a, NOW + 5),
         s.rotate_refresh_token(&root.hash, &next_b, NOW + 5)
@@ -718,6 +723,25 @@ pub async fn authorization_flow(store: DynStore) {
         .unwrap();
     let winner = stored_a.or(stored_b).unwrap();
     assert_eq!(current.hash, winner.hash);
+    // The successor rotates in its turn (the family's third generation); then it is the one
+    // rotated, the newest is current, and neither older token rotates again.
+    let third = issued(&acct.id, &a.client_id, &grant.id, &family2, &u.id);
+    assert!(s
+        .rotate_refresh_token(&winner.hash, &third, NOW + 5)
+        .await
+        .unwrap());
+    let third_hash = third.refresh.as_ref().unwrap().hash.clone();
+    let current = s.current_refresh_token(&grant.id, &family2).await.unwrap();
+    assert_eq!(current.map(|c| c.hash), Some(third_hash));
+    let winner_now = s.refresh_token(&winner.hash).await.unwrap().unwrap();
+    assert_eq!(winner_now.rotated_at, Some(NOW));
+    for old in [&root.hash, &winner.hash] {
+        let again = issued(&acct.id, &a.client_id, &grant.id, &family2, &u.id);
+        assert!(!s.rotate_refresh_token(old, &again, NOW + 6).await.unwrap());
+        let again_hash = &again.refresh.as_ref().unwrap().hash;
+        assert!(s.refresh_token(again_hash).await.unwrap().is_none());
+        assert!(s.access_token(&again.access.hash).await.unwrap().is_none());
+    }
 
     // Family revocation reaches refresh and access tokens, and no other family of the grant.
     let family3 = ids::family();

@@ -4,7 +4,7 @@
 use super::queries::log_revocation;
 use super::{backend, conflict_as, PostgresStore, Prepared};
 use crate::authz_rows::{
-    CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS, REFRESH_COLUMNS,
+    CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS, REFRESH_COLUMNS, REFRESH_SELECT,
 };
 use crate::rows::TOKEN_COLUMNS;
 use crate::{Revocation, StoreError, StoreResult};
@@ -67,66 +67,69 @@ fn refresh_row(r: &Row) -> RefreshRow {
 }
 
 /// What an exchange consumes: the row its input names, still unused. The statement that marks it
-/// is the one that writes what it issues (see `exchange_sql`).
+/// (or, for a refresh token, inserts its successor) is the one that writes what it issues (see
+/// `exchange_sql`).
 #[derive(Clone, Copy)]
 enum Consumed {
     Code,
     RefreshToken,
 }
 
-impl Consumed {
-    fn update(self) -> &'static str {
-        match self {
-            Consumed::Code => {
-                "UPDATE authorization_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL"
-            }
-            Consumed::RefreshToken => {
-                "UPDATE refresh_tokens SET rotated_at = $2 \
-                 WHERE hash = $1 AND rotated_at IS NULL AND revoked_at IS NULL"
-            }
-        }
-    }
-}
+/// The successor of refresh token $1 as its family's next generation (migration 0006): nothing
+/// when $1 was rotated (the generation exists: a unique conflict) or revoked. The old row is
+/// locked, not updated, so that a rotation racing its family's revocation waits for it and then
+/// inserts nothing.
+const ROTATION: &str = "INSERT INTO refresh_tokens (hash, family_id, grant_id, client_id, \
+     account_id, user_id, scopes, created_at, family_created_at, expires_at, rotated_at, \
+     revoked_at, generation) \
+     SELECT $16::text, o.family_id, o.grant_id, $19::text, $20::text, $21::text, $22::text, \
+     $23::bigint, $24::bigint, $25::bigint, $26::bigint, $27::bigint, o.generation + 1 \
+     FROM refresh_tokens o WHERE o.hash = $1 AND o.family_id = $17::text \
+     AND o.grant_id = $18::text AND o.rotated_at IS NULL AND o.revoked_at IS NULL FOR UPDATE \
+     ON CONFLICT (grant_id, family_id, generation) DO NOTHING";
 
-/// One statement for a whole exchange: mark the input used, insert the access token (and the
+/// One statement for a whole exchange: consume the input, insert the access token (and the
 /// refresh token), move the grant's last use; the inserts and the update read `consumed`, so they
 /// write nothing when the input was already used. One round trip and its own transaction, where
 /// a transaction of five statements took ten round trips with the old row locked throughout.
 /// Parameters: $1 input hash, $2 now, $3 the grant's last-use threshold, $4–$15 the access
-/// token, $16–$27 the refresh token. Casts, because `INSERT … SELECT` does not type parameters
-/// from the target columns.
-fn exchange_sql(consumed: Consumed, with_refresh: bool) -> &'static str {
-    static SQL: LazyLock<[String; 4]> = LazyLock::new(|| {
-        let build = |consumed: Consumed, with_refresh: bool| {
-            let refresh = if with_refresh {
-                format!(
-                    ", refresh AS (INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) \
-                     SELECT $16::text, $17::text, $18::text, $19::text, $20::text, $21::text, \
-                     $22::text, $23::bigint, $24::bigint, $25::bigint, $26::bigint, $27::bigint \
-                     FROM consumed)"
-                )
-            } else {
-                String::new()
-            };
+/// token, $16–$27 the refresh token (a rotation always has one). Casts, because
+/// `INSERT … SELECT` does not type parameters from the target columns.
+fn exchange_sql(consumed: Consumed, with_refresh: bool) -> StoreResult<&'static str> {
+    static SQL: LazyLock<[String; 3]> = LazyLock::new(|| {
+        let code_refresh = format!(
+            ", refresh AS (INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) \
+             SELECT $16::text, $17::text, $18::text, $19::text, $20::text, $21::text, \
+             $22::text, $23::bigint, $24::bigint, $25::bigint, $26::bigint, $27::bigint \
+             FROM consumed)"
+        );
+        let build = |consume: &str, refresh: &str| {
             format!(
-                "WITH consumed AS ({} RETURNING 1), \
+                "WITH consumed AS ({consume} RETURNING 1), \
                  access AS (INSERT INTO access_tokens ({TOKEN_COLUMNS}) \
                  SELECT $4::text, $5::text, $6::text, $7::text, $8::text, $9::text, $10::text, \
                  $11::text, $12::text, $13::bigint, $14::bigint, $15::bigint FROM consumed){refresh}, \
                  last_use AS (UPDATE grants SET last_used_at = $2 WHERE id = $10 \
                  AND (last_used_at IS NULL OR last_used_at <= $3) AND EXISTS (SELECT 1 FROM consumed)) \
-                 SELECT count(*) FROM consumed",
-                consumed.update()
+                 SELECT count(*) FROM consumed"
             )
         };
+        let use_code =
+            "UPDATE authorization_codes SET used_at = $2 WHERE hash = $1 AND used_at IS NULL";
         [
-            build(Consumed::Code, false),
-            build(Consumed::Code, true),
-            build(Consumed::RefreshToken, false),
-            build(Consumed::RefreshToken, true),
+            build(use_code, ""),
+            build(use_code, &code_refresh),
+            build(ROTATION, ""),
         ]
     });
-    &SQL[consumed as usize * 2 + usize::from(with_refresh)]
+    match (consumed, with_refresh) {
+        (Consumed::Code, false) => Ok(&SQL[0]),
+        (Consumed::Code, true) => Ok(&SQL[1]),
+        (Consumed::RefreshToken, true) => Ok(&SQL[2]),
+        (Consumed::RefreshToken, false) => Err(StoreError::Backend(
+            "a rotation must store a successor refresh token".into(),
+        )),
+    }
 }
 
 /// A unique violation in an exchange names the table whose row exists already.
@@ -475,7 +478,7 @@ impl PostgresStore {
         let row = self
             .client()
             .await?
-            .query_one_cached(exchange_sql(consumed, refresh.is_some()), &params)
+            .query_one_cached(exchange_sql(consumed, refresh.is_some())?, &params)
             .await
             .map_err(exchange_conflict)?;
         Ok(row.get::<_, i64>(0) == 1)
@@ -485,8 +488,10 @@ impl PostgresStore {
         &self,
         hash: &TokenHash,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.refresh_token_where("hash = $1", &[&hash.to_hex()])
-            .await
+        self.refresh_row_where("r.hash = $1", &[&hash.to_hex()])
+            .await?
+            .map(RefreshRow::into_record)
+            .transpose()
     }
 
     pub(crate) async fn pg_current_refresh_token(
@@ -494,32 +499,27 @@ impl PostgresStore {
         grant_id: &str,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.refresh_token_where(
-            "grant_id = $1 AND family_id = $2 AND rotated_at IS NULL AND revoked_at IS NULL \
-             ORDER BY hash DESC LIMIT 1",
-            &[&grant_id, &family_id],
-        )
-        .await
+        let last = "r.grant_id = $1 AND r.family_id = $2 ORDER BY r.generation DESC LIMIT 1";
+        self.refresh_row_where(last, &[&grant_id, &family_id])
+            .await?
+            .map(RefreshRow::into_current)
+            .transpose()
+            .map(Option::flatten)
     }
 
-    /// The first refresh token matching `condition` (with `params`).
-    async fn refresh_token_where(
+    /// The first refresh token (as `REFRESH_SELECT` reads it) matching `condition`.
+    async fn refresh_row_where(
         &self,
         condition: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
-    ) -> StoreResult<Option<RefreshTokenRecord>> {
+    ) -> StoreResult<Option<RefreshRow>> {
         let row = self
             .client()
             .await?
-            .query_opt_cached(
-                &format!("SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE {condition}"),
-                params,
-            )
+            .query_opt_cached(&format!("{REFRESH_SELECT} WHERE {condition}"), params)
             .await
             .map_err(backend)?;
-        row.as_ref()
-            .map(|r| refresh_row(r).into_record())
-            .transpose()
+        Ok(row.as_ref().map(refresh_row))
     }
 
     pub(crate) async fn pg_rotate_refresh_token(

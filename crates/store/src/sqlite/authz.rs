@@ -4,12 +4,13 @@ use super::queries::{insert_token, log_revocation};
 use super::CachedStatements;
 use super::{backend, conflict_as, SqliteStore};
 use crate::authz_rows::{
-    CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS, REFRESH_COLUMNS,
+    CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS, REFRESH_COLUMNS, REFRESH_SELECT,
 };
 use crate::{Revocation, StoreError, StoreResult};
 use mailgrant_core::records::{
     AuthorizationCode, Grant, IssuedTokens, LoginThrottle, RefreshTokenRecord, Session,
 };
+use mailgrant_core::model::AccessTokenRecord;
 use mailgrant_core::{TokenHash, UnixTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -62,6 +63,17 @@ fn refresh_row(r: &Row<'_>) -> rusqlite::Result<RefreshRow> {
     })
 }
 
+/// The first refresh token (as `REFRESH_SELECT` reads it) matching `condition`.
+fn refresh_row_where(
+    c: &Connection,
+    condition: &str,
+    params: impl rusqlite::Params,
+) -> StoreResult<Option<RefreshRow>> {
+    c.prepare_cached(&format!("{REFRESH_SELECT} WHERE {condition}"))
+        .and_then(|mut st| st.query_row(params, refresh_row).optional())
+        .map_err(backend)
+}
+
 fn insert_refresh(c: &Connection, t: &RefreshTokenRecord) -> StoreResult<()> {
     c.prepare_cached(&format!(
         "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
@@ -87,11 +99,16 @@ fn insert_refresh(c: &Connection, t: &RefreshTokenRecord) -> StoreResult<()> {
 }
 
 fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreResult<()> {
-    insert_token(c, &tokens.access)?;
     if let Some(r) = &tokens.refresh {
         insert_refresh(c, r)?;
     }
-    if let Some(grant) = &tokens.access.grant_id {
+    insert_access_and_use(c, &tokens.access, now)
+}
+
+/// Store an exchange's access token and move its grant's last use.
+fn insert_access_and_use(c: &Connection, access: &AccessTokenRecord, now: UnixTime) -> StoreResult<()> {
+    insert_token(c, access)?;
+    if let Some(grant) = &access.grant_id {
         c.exec(
             "UPDATE grants SET last_used_at = ?2 \
              WHERE id = ?1 AND (last_used_at IS NULL OR last_used_at <= ?3)",
@@ -399,8 +416,13 @@ impl SqliteStore {
         &self,
         hash: &TokenHash,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.refresh_token_where("hash = ?1", vec![hash.to_hex()])
-            .await
+        let hex = hash.to_hex();
+        self.lookup(move |c| {
+            refresh_row_where(c, "r.hash = ?1", params![hex])?
+                .map(RefreshRow::into_record)
+                .transpose()
+        })
+        .await
     }
 
     pub(crate) async fn sq_current_refresh_token(
@@ -408,35 +430,19 @@ impl SqliteStore {
         grant_id: &str,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>> {
-        self.refresh_token_where(
-            "grant_id = ?1 AND family_id = ?2 AND rotated_at IS NULL AND revoked_at IS NULL \
-             ORDER BY hash DESC LIMIT 1",
-            vec![grant_id.to_string(), family_id.to_string()],
-        )
-        .await
-    }
-
-    /// The first refresh token matching `condition` (with `params`).
-    async fn refresh_token_where(
-        &self,
-        condition: &'static str,
-        params: Vec<String>,
-    ) -> StoreResult<Option<RefreshTokenRecord>> {
+        let (grant, family) = (grant_id.to_string(), family_id.to_string());
         self.lookup(move |c| {
-            let row = c
-                .prepare_cached(&format!(
-                    "SELECT {REFRESH_COLUMNS} FROM refresh_tokens WHERE {condition}"
-                ))
-                .and_then(|mut st| {
-                    st.query_row(rusqlite::params_from_iter(params), refresh_row)
-                        .optional()
-                })
-                .map_err(backend)?;
-            row.map(RefreshRow::into_record).transpose()
+            let last = "r.grant_id = ?1 AND r.family_id = ?2 ORDER BY r.generation DESC LIMIT 1";
+            refresh_row_where(c, last, params![grant, family])?
+                .map(RefreshRow::into_current)
+                .transpose()
+                .map(Option::flatten)
         })
         .await
     }
 
+    /// The successor is the old token's family's next generation; a unique conflict on it (or an
+    /// old token already rotated or revoked) inserts nothing, and then nothing else is stored.
     pub(crate) async fn sq_rotate_refresh_token(
         &self,
         old: &TokenHash,
@@ -445,17 +451,38 @@ impl SqliteStore {
     ) -> StoreResult<bool> {
         let (hex, tokens) = (old.to_hex(), tokens.clone());
         self.write(move |c| {
+            let Some(next) = &tokens.refresh else {
+                return Err(StoreError::Backend(
+                    "a rotation must store a successor refresh token".into(),
+                ));
+            };
             let n = c
-                .exec(
-                    "UPDATE refresh_tokens SET rotated_at = ?2
-                     WHERE hash = ?1 AND rotated_at IS NULL AND revoked_at IS NULL",
-                    params![hex, now],
+                .prepare_cached(
+                    "INSERT INTO refresh_tokens (hash, family_id, grant_id, client_id, account_id, \
+                     user_id, scopes, created_at, family_created_at, expires_at, generation) \
+                     SELECT ?2, o.family_id, o.grant_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, o.generation + 1 \
+                     FROM refresh_tokens o \
+                     WHERE o.hash = ?1 AND o.rotated_at IS NULL AND o.revoked_at IS NULL \
+                     ON CONFLICT (grant_id, family_id, generation) DO NOTHING",
                 )
-                .map_err(backend)?;
+                .and_then(|mut st| {
+                    st.execute(params![
+                        hex,
+                        next.hash.to_hex(),
+                        next.client_id,
+                        next.account_id,
+                        next.user_id,
+                        next.scopes.to_string(),
+                        next.created_at,
+                        next.family_created_at,
+                        next.expires_at,
+                    ])
+                })
+                .map_err(conflict_as("refresh token"))?;
             if n == 0 {
                 return Ok(false);
             }
-            insert_issued(c, &tokens, now)?;
+            insert_access_and_use(c, &tokens.access, now)?;
             Ok(true)
         })
         .await
