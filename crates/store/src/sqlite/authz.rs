@@ -456,19 +456,32 @@ impl SqliteStore {
                     "a rotation must store a successor refresh token".into(),
                 ));
             };
-            let n = c
-                .prepare_cached(
-                    "INSERT INTO refresh_tokens (hash, family_id, grant_id, client_id, account_id, \
-                     user_id, scopes, created_at, family_created_at, expires_at, generation) \
-                     SELECT ?2, o.family_id, o.grant_id, ?3, ?4, ?5, ?6, ?7, ?8, ?9, o.generation + 1 \
-                     FROM refresh_tokens o \
-                     WHERE o.hash = ?1 AND o.rotated_at IS NULL AND o.revoked_at IS NULL \
-                     ON CONFLICT (grant_id, family_id, generation) DO NOTHING",
+            // Read first, then insert: an `INSERT … SELECT` from the table it inserts into goes
+            // through a temporary table.
+            let generation: Option<i64> = c
+                .row(
+                    "SELECT generation FROM refresh_tokens \
+                     WHERE hash = ?1 AND grant_id = ?2 AND family_id = ?3 \
+                     AND rotated_at IS NULL AND revoked_at IS NULL",
+                    params![hex, next.grant_id, next.family_id],
+                    |r| r.get(0),
                 )
+                .optional()
+                .map_err(backend)?;
+            let Some(generation) = generation else {
+                return Ok(false);
+            };
+            let n = c
+                .prepare_cached(&format!(
+                    "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}, generation) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+                     ON CONFLICT (grant_id, family_id, generation) DO NOTHING"
+                ))
                 .and_then(|mut st| {
                     st.execute(params![
-                        hex,
                         next.hash.to_hex(),
+                        next.family_id,
+                        next.grant_id,
                         next.client_id,
                         next.account_id,
                         next.user_id,
@@ -476,6 +489,9 @@ impl SqliteStore {
                         next.created_at,
                         next.family_created_at,
                         next.expires_at,
+                        next.rotated_at,
+                        next.revoked_at,
+                        generation + 1,
                     ])
                 })
                 .map_err(conflict_as("refresh token"))?;
