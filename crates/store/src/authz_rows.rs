@@ -25,7 +25,6 @@ pub const REFRESH_SELECT: &str = "SELECT r.hash, r.family_id, r.grant_id, r.clie
      WHERE s.grant_id = r.grant_id AND s.family_id = r.family_id AND s.generation = r.generation + 1)), \
      r.revoked_at FROM refresh_tokens r";
 
-
 pub fn hash(text: &str) -> Result<TokenHash, StoreError> {
     TokenHash::from_hex(text).ok_or_else(|| StoreError::Backend("stored hash is corrupt".into()))
 }

@@ -730,7 +730,7 @@ pub async fn authorization_flow(store: DynStore) {
         .rotate_refresh_token(&winner.hash, &third, NOW + 5)
         .await
         .unwrap());
-    let third_hash = third.refresh.as_ref().unwrap().hash.clone();
+    let third_hash = third.refresh.as_ref().unwrap().hash;
     let current = s.current_refresh_token(&grant.id, &family2).await.unwrap();
     assert_eq!(current.map(|c| c.hash), Some(third_hash));
     let winner_now = s.refresh_token(&winner.hash).await.unwrap().unwrap();

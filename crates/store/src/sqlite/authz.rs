@@ -7,10 +7,10 @@ use crate::authz_rows::{
     CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS, REFRESH_COLUMNS, REFRESH_SELECT,
 };
 use crate::{Revocation, StoreError, StoreResult};
+use mailgrant_core::model::AccessTokenRecord;
 use mailgrant_core::records::{
     AuthorizationCode, Grant, IssuedTokens, LoginThrottle, RefreshTokenRecord, Session,
 };
-use mailgrant_core::model::AccessTokenRecord;
 use mailgrant_core::{TokenHash, UnixTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
 
@@ -106,7 +106,11 @@ fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreR
 }
 
 /// Store an exchange's access token and move its grant's last use.
-fn insert_access_and_use(c: &Connection, access: &AccessTokenRecord, now: UnixTime) -> StoreResult<()> {
+fn insert_access_and_use(
+    c: &Connection,
+    access: &AccessTokenRecord,
+    now: UnixTime,
+) -> StoreResult<()> {
     insert_token(c, access)?;
     if let Some(grant) = &access.grant_id {
         c.exec(
