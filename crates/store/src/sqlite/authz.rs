@@ -74,9 +74,13 @@ fn refresh_row_where(
         .map_err(backend)
 }
 
-fn insert_refresh(c: &Connection, t: &RefreshTokenRecord) -> StoreResult<()> {
+/// Store `t` as generation `generation` of its family; false when the family has that generation
+/// already (a rotation that lost its race).
+fn insert_refresh(c: &Connection, t: &RefreshTokenRecord, generation: i64) -> StoreResult<bool> {
     c.prepare_cached(&format!(
-        "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}, generation) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+         ON CONFLICT (grant_id, family_id, generation) DO NOTHING"
     ))
     .and_then(|mut st| {
         st.execute(params![
@@ -92,15 +96,19 @@ fn insert_refresh(c: &Connection, t: &RefreshTokenRecord) -> StoreResult<()> {
             t.expires_at,
             t.rotated_at,
             t.revoked_at,
+            generation,
         ])
     })
-    .map_err(conflict_as("refresh token"))?;
-    Ok(())
+    .map(|n| n == 1)
+    .map_err(conflict_as("refresh token"))
 }
 
 fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreResult<()> {
+    // A code exchange starts its family: generation 0, which nothing else has.
     if let Some(r) = &tokens.refresh {
-        insert_refresh(c, r)?;
+        if !insert_refresh(c, r, 0)? {
+            return Err(StoreError::Conflict("refresh token"));
+        }
     }
     insert_access_and_use(c, &tokens.access, now)
 }
@@ -475,31 +483,7 @@ impl SqliteStore {
             let Some(generation) = generation else {
                 return Ok(false);
             };
-            let n = c
-                .prepare_cached(&format!(
-                    "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}, generation) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
-                     ON CONFLICT (grant_id, family_id, generation) DO NOTHING"
-                ))
-                .and_then(|mut st| {
-                    st.execute(params![
-                        next.hash.to_hex(),
-                        next.family_id,
-                        next.grant_id,
-                        next.client_id,
-                        next.account_id,
-                        next.user_id,
-                        next.scopes.to_string(),
-                        next.created_at,
-                        next.family_created_at,
-                        next.expires_at,
-                        next.rotated_at,
-                        next.revoked_at,
-                        generation + 1,
-                    ])
-                })
-                .map_err(conflict_as("refresh token"))?;
-            if n == 0 {
+            if !insert_refresh(c, next, generation + 1)? {
                 return Ok(false);
             }
             insert_access_and_use(c, &tokens.access, now)?;
