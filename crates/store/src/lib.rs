@@ -212,7 +212,8 @@ pub trait Store: Send + Sync + 'static {
         grant_id: &str,
         family_id: &str,
     ) -> StoreResult<Option<RefreshTokenRecord>>;
-    /// Mark `old` rotated and store its successors, atomically; `false` (storing nothing) when
+    /// Store `old`'s successors, the refresh token as its family's next generation (which is what
+    /// marks `old` rotated), atomically; `false` (storing nothing) when
     /// `old` was already rotated or revoked: another request won.
     async fn rotate_refresh_token(
         &self,
