@@ -1,6 +1,7 @@
--- A rotation wrote two pages where it needs one: the old token's row (its `rotated_at`) and the
--- family's index entry for the successor. Now each token of a family has a generation (0 for the
--- family's first token), and a rotation only inserts the successor as generation + 1:
+-- A rotation updated the old token's row (its `rotated_at`) as well as inserting the successor, and
+-- where rotations come in no order of issue that row's page is a random write. Now each token of a
+-- family has a generation (0 for the family's first token), and a rotation only inserts the
+-- successor as generation + 1:
 -- * the unique (grant, family, generation) index makes a lost race a conflict, where the update of
 --   the old row's `rotated_at` made it a no-op;
 -- * "rotated" is read from the successor's existence: its `created_at` is the old token's

@@ -25,6 +25,12 @@ pub const REFRESH_SELECT: &str = "SELECT r.hash, r.family_id, r.grant_id, r.clie
      WHERE s.grant_id = r.grant_id AND s.family_id = r.family_id AND s.generation = r.generation + 1)), \
      r.revoked_at FROM refresh_tokens r";
 
+/// A rotation is asked to store no successor refresh token: a caller's bug, refused by both
+/// backends before anything is written.
+pub fn rotation_without_successor() -> StoreError {
+    StoreError::Backend("a rotation must store a successor refresh token".into())
+}
+
 pub fn hash(text: &str) -> Result<TokenHash, StoreError> {
     TokenHash::from_hex(text).ok_or_else(|| StoreError::Backend("stored hash is corrupt".into()))
 }

@@ -4,7 +4,8 @@
 use super::queries::log_revocation;
 use super::{backend, conflict_as, PostgresStore, Prepared};
 use crate::authz_rows::{
-    CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS, REFRESH_COLUMNS, REFRESH_SELECT,
+    rotation_without_successor, CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS,
+    REFRESH_COLUMNS, REFRESH_SELECT,
 };
 use crate::rows::TOKEN_COLUMNS;
 use crate::{Revocation, StoreError, StoreResult};
@@ -126,9 +127,7 @@ fn exchange_sql(consumed: Consumed, with_refresh: bool) -> StoreResult<&'static 
         (Consumed::Code, false) => Ok(&SQL[0]),
         (Consumed::Code, true) => Ok(&SQL[1]),
         (Consumed::RefreshToken, true) => Ok(&SQL[2]),
-        (Consumed::RefreshToken, false) => Err(StoreError::Backend(
-            "a rotation must store a successor refresh token".into(),
-        )),
+        (Consumed::RefreshToken, false) => Err(rotation_without_successor()),
     }
 }
 

@@ -4,7 +4,8 @@ use super::queries::{insert_token, log_revocation};
 use super::CachedStatements;
 use super::{backend, conflict_as, SqliteStore};
 use crate::authz_rows::{
-    CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS, REFRESH_COLUMNS, REFRESH_SELECT,
+    rotation_without_successor, CodeRow, GrantRow, RefreshRow, CODE_COLUMNS, GRANT_COLUMNS,
+    REFRESH_COLUMNS, REFRESH_SELECT,
 };
 use crate::{Revocation, StoreError, StoreResult};
 use mailgrant_core::model::AccessTokenRecord;
@@ -464,9 +465,7 @@ impl SqliteStore {
         let (hex, tokens) = (old.to_hex(), tokens.clone());
         self.write(move |c| {
             let Some(next) = &tokens.refresh else {
-                return Err(StoreError::Backend(
-                    "a rotation must store a successor refresh token".into(),
-                ));
+                return Err(rotation_without_successor());
             };
             // Read first, then insert: an `INSERT … SELECT` from the table it inserts into goes
             // through a temporary table.
