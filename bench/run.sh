@@ -10,7 +10,8 @@
 # Knobs (env): DURATION=20s WARMUP=5s REPS=3 CONNS=32 PORT=18088 STORED_TOKENS=10000
 #   (extra live tokens written straight into the database before the server starts, to measure
 #   lookups in a big table), EXPIRED_TOKENS=0 (expired ones, purged in the background every second
-#   during the runs), TOKIO_WORKER_THREADS (default: the runtime's), PEERS=../shared/peers,
+#   during the runs), WORKERS=1 (mailgrant's `--workers`: one request thread, the shape of the
+#   axum ceiling, which runs TOKIO_WORKER_THREADS=1; wrk has the other core), PEERS=../shared/peers,
 #   PEERS_DIR (where setup.sh installed the peers), RESULTS (output folder), FLOW_RATE=30000 (the
 #   highest req/s expected from the refresh and code rows: each wrk run gets FLOW_RATE x its
 #   duration x 1.5 single-use codes and refresh tokens, at most FLOW_MAX=1000000, seeded up front),
@@ -153,7 +154,8 @@ python3 "$BENCH/disk-probe.py" "$DATA" | tee "$RESULTS/disk.txt"
 # Rate limits are raised out of the way: the bench measures the token path, not the limiter.
 SERVE_FLAGS=${SERVE_FLAGS---rate-limit-token 10000000/s --rate-limit-api 10000000/s}
 [ "$EXPIRED_TOKENS" -gt 0 ] && SERVE_FLAGS="$SERVE_FLAGS --purge-every 1s"
-"$BIN" --database-url "$URL" --data-dir "$DATA" serve --listen "127.0.0.1:$PORT" $SERVE_FLAGS \
+"$BIN" --database-url "$URL" --data-dir "$DATA" serve --listen "127.0.0.1:$PORT" \
+  --workers "${WORKERS:-1}" $SERVE_FLAGS \
   > "$RESULTS/mailgrant.stdout" 2> "$RESULTS/mailgrant.log" &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
@@ -230,7 +232,7 @@ fi
   cat "$RESULTS/purge.txt"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), kernel $(uname -r)"
   cat "$RESULTS/disk.txt"
-  echo "wrk -t1 -c$CONNS, $REPS x $DURATION (warm-up $WARMUP), median of runs; ${MAILGRANT_BIN:+binary $MAILGRANT_BIN, }commit $(cd "$ROOT" && git rev-parse --short HEAD)"
+  echo "wrk -t1 -c$CONNS, $REPS x $DURATION (warm-up $WARMUP), median of runs; mailgrant --workers ${WORKERS:-1}; ${MAILGRANT_BIN:+binary $MAILGRANT_BIN, }commit $(cd "$ROOT" && git rev-parse --short HEAD)"
 } > "$RESULTS/env.txt"
 python3 "$BENCH/summarize.py" "$RESULTS" | tee "$RESULTS/summary.txt"
 # Every mailgrant request must have been answered with a 2xx, and no single-use body sent twice:

@@ -123,6 +123,10 @@ pub struct ServeArgs {
     /// How often expired tokens are deleted (in small batches, between other writes).
     #[arg(long, env = "MAILGRANT_PURGE_EVERY", default_value = "60s")]
     pub purge_every: String,
+    /// Threads that serve requests; defaults to one per CPU. The SQLite writer has a thread of
+    /// its own besides these.
+    #[arg(long, env = "MAILGRANT_WORKERS")]
+    pub workers: Option<std::num::NonZeroUsize>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -96,7 +96,7 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
         Duration::from_secs(purge_every as u64),
     ));
     let app = mailgrant_server::http::router(state.clone());
-    tracing::info!(address = %local, issuer = %state.config().issuer, backend = store.backend(), open_registration = args.open_registration, "mailgrant listening");
+    tracing::info!(address = %local, issuer = %state.config().issuer, backend = store.backend(), open_registration = args.open_registration, workers = tokio::runtime::Handle::current().metrics().num_workers(), "mailgrant listening");
     println!("mailgrant listening on http://{local}");
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())

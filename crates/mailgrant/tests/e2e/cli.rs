@@ -314,3 +314,30 @@ fn works_before_the_server_ever_started_with_flags_on_either_side() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("apps: 0"));
 }
+
+#[test]
+fn serve_runs_on_the_workers_it_is_given_and_refuses_zero() {
+    let server = TestServer::start_with(None, &["--workers", "1"]);
+    seed(&server);
+    let log = server.log();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("mailgrant listening") && l.contains("workers=1")),
+        "{log}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().display().to_string();
+    let out = run_cli(
+        &["serve", "--workers", "0", "--data-dir", &data_dir],
+        None,
+        None,
+    );
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--workers"), "{stderr}");
+    assert!(
+        !dir.path().join("mailgrant.db").exists(),
+        "a refused start created a database"
+    );
+}
