@@ -107,7 +107,8 @@ async fn start(global: &Global, args: ServeArgs) -> Result<(), String> {
 }
 
 /// Delete expired rows a small batch at a time with a pause between batches, so a large purge
-/// never holds the writer for more than a millisecond or two (measured under load: see README).
+/// never holds the writer for more than a millisecond or two (measured under load:
+/// `bench/HISTORY.md`).
 async fn purge_expired(state: AppState, every: Duration) {
     const GRACE: i64 = 3600;
     loop {
