@@ -319,12 +319,19 @@ fn works_before_the_server_ever_started_with_flags_on_either_side() {
 fn serve_runs_on_the_workers_it_is_given_and_refuses_zero() {
     let server = TestServer::start_with(None, &["--workers", "1"]);
     seed(&server);
-    let log = server.log();
-    assert!(
+    // Log lines reach the file within 50 ms (logging.rs); wait a little longer than that at most.
+    let announced = |log: &str| {
         log.lines()
-            .any(|l| l.contains("mailgrant listening") && l.contains("workers=1")),
-        "{log}"
-    );
+            .any(|l| l.contains("mailgrant listening") && l.contains("workers=1"))
+    };
+    for _ in 0..40 {
+        if announced(&server.log()) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = server.log();
+    assert!(announced(&log), "{log}");
 
     let dir = tempfile::tempdir().unwrap();
     let data_dir = dir.path().display().to_string();
