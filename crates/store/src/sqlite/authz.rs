@@ -14,6 +14,7 @@ use mailgrant_core::records::{
 };
 use mailgrant_core::{TokenHash, UnixTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::sync::LazyLock;
 
 fn grant_row(r: &Row<'_>) -> rusqlite::Result<Grant> {
     Ok(GrantRow(
@@ -64,13 +65,32 @@ fn refresh_row(r: &Row<'_>) -> rusqlite::Result<RefreshRow> {
     })
 }
 
-/// The first refresh token (as `REFRESH_SELECT` reads it) matching `condition`.
+// Statements on the token paths are built once, not formatted on every request.
+static REFRESH_BY_HASH: LazyLock<String> =
+    LazyLock::new(|| format!("{REFRESH_SELECT} WHERE r.hash = ?1"));
+static REFRESH_CURRENT: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{REFRESH_SELECT} WHERE r.grant_id = ?1 AND r.family_id = ?2 \
+         ORDER BY r.generation DESC LIMIT 1"
+    )
+});
+static INSERT_REFRESH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}, generation) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
+         ON CONFLICT (grant_id, family_id, generation) DO NOTHING"
+    )
+});
+static CODE_BY_HASH: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE hash = ?1"));
+
+/// The first refresh token that `sql` (one of the `REFRESH_SELECT` statements above) reads.
 fn refresh_row_where(
     c: &Connection,
-    condition: &str,
+    sql: &str,
     params: impl rusqlite::Params,
 ) -> StoreResult<Option<RefreshRow>> {
-    c.prepare_cached(&format!("{REFRESH_SELECT} WHERE {condition}"))
+    c.prepare_cached(sql)
         .and_then(|mut st| st.query_row(params, refresh_row).optional())
         .map_err(backend)
 }
@@ -78,30 +98,26 @@ fn refresh_row_where(
 /// Store `t` as generation `generation` of its family; false when the family has that generation
 /// already (a rotation that lost its race).
 fn insert_refresh(c: &Connection, t: &RefreshTokenRecord, generation: i64) -> StoreResult<bool> {
-    c.prepare_cached(&format!(
-        "INSERT INTO refresh_tokens ({REFRESH_COLUMNS}, generation) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) \
-         ON CONFLICT (grant_id, family_id, generation) DO NOTHING"
-    ))
-    .and_then(|mut st| {
-        st.execute(params![
-            t.hash.to_hex(),
-            t.family_id,
-            t.grant_id,
-            t.client_id,
-            t.account_id,
-            t.user_id,
-            t.scopes.to_string(),
-            t.created_at,
-            t.family_created_at,
-            t.expires_at,
-            t.rotated_at,
-            t.revoked_at,
-            generation,
-        ])
-    })
-    .map(|n| n == 1)
-    .map_err(conflict_as("refresh token"))
+    c.prepare_cached(&INSERT_REFRESH)
+        .and_then(|mut st| {
+            st.execute(params![
+                t.hash.to_hex(),
+                t.family_id,
+                t.grant_id,
+                t.client_id,
+                t.account_id,
+                t.user_id,
+                t.scopes.to_string(),
+                t.created_at,
+                t.family_created_at,
+                t.expires_at,
+                t.rotated_at,
+                t.revoked_at,
+                generation,
+            ])
+        })
+        .map(|n| n == 1)
+        .map_err(conflict_as("refresh token"))
 }
 
 fn insert_issued(c: &Connection, tokens: &IssuedTokens, now: UnixTime) -> StoreResult<()> {
@@ -379,11 +395,7 @@ impl SqliteStore {
         let hex = hash.to_hex();
         self.lookup(move |c| {
             let row = c
-                .row(
-                    &format!("SELECT {CODE_COLUMNS} FROM authorization_codes WHERE hash = ?1"),
-                    [hex],
-                    code_row,
-                )
+                .row(&CODE_BY_HASH, [hex], code_row)
                 .optional()
                 .map_err(backend)?;
             row.map(CodeRow::into_code).transpose()
@@ -431,7 +443,7 @@ impl SqliteStore {
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         let hex = hash.to_hex();
         self.lookup(move |c| {
-            refresh_row_where(c, "r.hash = ?1", params![hex])?
+            refresh_row_where(c, &REFRESH_BY_HASH, params![hex])?
                 .map(RefreshRow::into_record)
                 .transpose()
         })
@@ -445,8 +457,7 @@ impl SqliteStore {
     ) -> StoreResult<Option<RefreshTokenRecord>> {
         let (grant, family) = (grant_id.to_string(), family_id.to_string());
         self.lookup(move |c| {
-            let last = "r.grant_id = ?1 AND r.family_id = ?2 ORDER BY r.generation DESC LIMIT 1";
-            refresh_row_where(c, last, params![grant, family])?
+            refresh_row_where(c, &REFRESH_CURRENT, params![grant, family])?
                 .map(RefreshRow::into_current)
                 .transpose()
                 .map(Option::flatten)

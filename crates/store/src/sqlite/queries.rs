@@ -14,6 +14,7 @@ use mailgrant_core::records::{
 use mailgrant_core::registration::RegistrationToken;
 use mailgrant_core::{ScopeSet, TokenHash, UnixTime};
 use rusqlite::{params, Connection, OptionalExtension, Row};
+use std::sync::LazyLock;
 
 fn token_row(r: &Row<'_>) -> rusqlite::Result<TokenRow> {
     Ok(TokenRow {
@@ -66,27 +67,33 @@ fn private_app_row(r: &Row<'_>) -> rusqlite::Result<PrivateApp> {
     })
 }
 
+/// Built once: every issued token runs it.
+static INSERT_TOKEN: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "INSERT INTO access_tokens ({TOKEN_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+    )
+});
+
 pub(crate) fn insert_token(conn: &Connection, t: &AccessTokenRecord) -> StoreResult<()> {
-    conn.prepare_cached(&format!(
-        "INSERT INTO access_tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
-    ))
-    .and_then(|mut st| {
-        st.execute(params![
-            t.hash.to_hex(),
-            t.kind.as_str(),
-            t.account_id,
-            t.client_id,
-            t.private_app_id,
-            t.user_id,
-            t.grant_id,
-            t.family_id,
-            t.scopes.to_string(),
-            t.created_at,
-            t.expires_at,
-            t.revoked_at,
-        ])
-    })
-    .map_err(conflict_as("token"))?;
+    conn.prepare_cached(&INSERT_TOKEN)
+        .and_then(|mut st| {
+            st.execute(params![
+                t.hash.to_hex(),
+                t.kind.as_str(),
+                t.account_id,
+                t.client_id,
+                t.private_app_id,
+                t.user_id,
+                t.grant_id,
+                t.family_id,
+                t.scopes.to_string(),
+                t.created_at,
+                t.expires_at,
+                t.revoked_at,
+            ])
+        })
+        .map_err(conflict_as("token"))?;
     Ok(())
 }
 
