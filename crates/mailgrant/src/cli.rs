@@ -311,14 +311,18 @@ pub fn init_logging(cli: &Cli) -> crate::logging::FlushOnDrop {
         env_filter = env_filter.add_directive(quiet);
     }
     let (writer, guard) = crate::logging::BufferedStderr::start();
+    let colours = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(colours)
         .with_writer(writer);
     if std::env::var("MAILGRANT_LOG_FORMAT").is_ok_and(|f| f == "json") {
         builder.json().init();
-    } else {
+    } else if colours {
         builder.compact().init();
+    } else {
+        // The same line as `compact()` without colours, for a fraction of the CPU (see log_line).
+        builder.event_format(crate::log_line::PlainLine).init();
     }
     guard
 }

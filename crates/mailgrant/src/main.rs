@@ -2,6 +2,7 @@
 
 mod cli;
 mod commands;
+mod log_line;
 mod logging;
 mod output;
 mod serve;
