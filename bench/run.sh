@@ -70,19 +70,27 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 cpu_ticks() { awk '{print $14 + $15}' /proc/"$SERVER_PID"/stat; }
+# The machine's steal time (CPU the hypervisor gave to other guests) and all its CPU time, in
+# ticks: a run whose cores were partly taken away reads slow for reasons that are not ours.
+host_ticks() { awk '/^cpu / {print $9, $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9}' /proc/stat; }
+steal_pct() { # steal_pct "STEAL0 TOTAL0" "STEAL1 TOTAL1"
+  awk -v a="$1" -v b="$2" 'BEGIN{split(a, x, " "); split(b, y, " "); t = y[2] - x[2];
+    printf "%.1f", (t > 0 ? 100 * (y[1] - x[1]) / t : 0)}'
+}
+HOST_AT_START=$(host_ticks)
 rss_kb() { awk '/^VmRSS/ {print $2}' /proc/"$SERVER_PID"/status; }
 
 # run_wrk NAME LUA URL : warm-up, then REPS timed runs saved to $RESULTS/NAME.runN.txt with the
 # server's CPU% and its peak resident memory (sampled every 0.25 s) during the run.
 run_wrk() {
-  local name=$1 lua=$2 url=$3 i c0 c1 t0 t1 peak
+  local name=$1 lua=$2 url=$3 i c0 c1 t0 t1 h0 peak
   echo "== $name: $url (wrk -t1 -c$CONNS -d$DURATION, warm-up $WARMUP)"
   # BENCH_PHASE tells bodies.lua which file of single-use bodies this wrk run consumes.
   BENCH_PHASE=warmup timeout 60 wrk -t1 -c"$CONNS" -d"$WARMUP" --timeout 2s -s "$lua" "$url" \
     > "$RESULTS/$name.warmup.txt"
   for i in $(seq 1 "$REPS"); do
     export BENCH_PHASE=run$i
-    c0=$(cpu_ticks); t0=$(date +%s.%N)
+    c0=$(cpu_ticks); t0=$(date +%s.%N); h0=$(host_ticks)
     timeout 120 wrk -t1 -c"$CONNS" -d"$DURATION" --timeout 2s --latency -s "$lua" "$url" \
       > "$RESULTS/$name.run$i.txt" &
     local wrk_pid=$! peak=0 r
@@ -92,6 +100,7 @@ run_wrk() {
     wait "$wrk_pid"
     c1=$(cpu_ticks); t1=$(date +%s.%N)
     {
+      echo "host_steal_pct: $(steal_pct "$h0" "$(host_ticks)")"
       echo "server_cpu_pct: $(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v t0="$t0" -v t1="$t1" \
         'BEGIN{printf "%.0f", 100 * c / hz / (t1 - t0)}')"
       echo "server_rss_kb_load: $peak"
@@ -232,6 +241,7 @@ fi
   cat "$RESULTS/purge.txt"
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | xargs), kernel $(uname -r)"
   cat "$RESULTS/disk.txt"
+  echo "host CPU stolen by the hypervisor over the whole bench: $(steal_pct "$HOST_AT_START" "$(host_ticks)") % (per mailgrant row: steal column)"
   echo "wrk -t1 -c$CONNS, $REPS x $DURATION (warm-up $WARMUP), median of runs; mailgrant --workers ${WORKERS:-1}; ${MAILGRANT_BIN:+binary $MAILGRANT_BIN, }commit $(cd "$ROOT" && git rev-parse --short HEAD)"
 } > "$RESULTS/env.txt"
 python3 "$BENCH/summarize.py" "$RESULTS" | tee "$RESULTS/summary.txt"

@@ -43,6 +43,8 @@ def parse(text):
     r["cpu"] = int(m.group(1)) if m else None
     m = re.search(r"server_rss_kb_load: (\d+)", text)
     r["rss"] = int(m.group(1)) if m else None
+    m = re.search(r"host_steal_pct: ([\d.]+)", text)
+    r["steal"] = float(m.group(1)) if m else None
     return r
 
 
@@ -51,7 +53,7 @@ runs = defaultdict(list)
 for f in sorted(d.glob("*.run*.txt")):
     runs[f.name.split(".run")[0]].append(parse(f.read_text()))
 med = {name: {k: statistics.median(r[k] for r in rs if r[k] is not None) if any(r[k] is not None for r in rs) else None
-              for k in ("rps", "p50", "p99", "cpu", "rss")} | {"non2xx": sum(r["non2xx"] for r in rs),
+              for k in ("rps", "p50", "p99", "cpu", "rss", "steal")} | {"non2xx": sum(r["non2xx"] for r in rs),
                                                                "sockerr": sum(r["sockerr"] for r in rs),
                                                                "reused": any(r["reused"] for r in rs),
                                                                "each": "/".join("%.0f" % r["rps"] for r in rs)}
@@ -65,8 +67,8 @@ if idle.exists():
     kb = int(idle.read_text().split(":")[1])
     print(f"mailgrant resident memory idle: {kb / 1024:.1f} MiB")
 print()
-print("| benchmark | req/s (runs) | p50 ms | p99 ms | srv CPU% | vs peer | vs axum | RSS load MiB | errors | target |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| benchmark | req/s (runs) | p50 ms | p99 ms | srv CPU% | steal % | vs peer | vs axum | RSS load MiB | errors | target |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 
 
 def ratio(a, b):
@@ -76,7 +78,7 @@ def ratio(a, b):
 for name, (title, peer, target) in ROWS.items():
     m = med.get(name)
     if m is None:
-        print(f"| {title} | not run | | | | | | | | {target} |")
+        print(f"| {title} | not run | | | | | | | | | {target} |")
         continue
     p = med.get(peer, {}).get("rps")
     c = med.get(CEILING, {}).get("rps")
@@ -85,12 +87,13 @@ for name, (title, peer, target) in ROWS.items():
     errors = f"**{m['non2xx']} non-2xx: INVALID**" if m["non2xx"] else m["sockerr"]
     if m["reused"]:
         errors = "**bodies reused: INVALID**"
-    print(f"| {title} | **{m['rps']:.0f}** ({m['each']}) | {m['p50']:.2f} | {m['p99']:.2f} | {m['cpu']} "
+    steal = f"{m['steal']:.1f}" if m["steal"] is not None else "–"
+    print(f"| {title} | **{m['rps']:.0f}** ({m['each']}) | {m['p50']:.2f} | {m['p99']:.2f} | {m['cpu']} | {steal} "
           f"| {ratio(m['rps'], p)} | {ratio(m['rps'], c)} | {rss} | {errors} | {target} |")
 for name, title in PEERS.items():
     m = med.get(name)
     if m is None:
-        print(f"| {title} | not run | | | | | | | | |")
+        print(f"| {title} | not run | | | | | | | | | |")
         continue
-    print(f"| {title} | {m['rps']:.0f} ({m['each']}) | {m['p50']:.2f} | {m['p99']:.2f} | {m['cpu']} "
+    print(f"| {title} | {m['rps']:.0f} ({m['each']}) | {m['p50']:.2f} | {m['p99']:.2f} | {m['cpu']} | "
           f"| | {ratio(m['rps'], med.get(CEILING, {}).get('rps'))} | | {m['non2xx'] + m['sockerr']} | |")
