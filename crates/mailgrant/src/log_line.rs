@@ -100,16 +100,7 @@ fn write_timestamp(w: &mut impl fmt::Write, now: SystemTime) -> fmt::Result {
         }
         w.write_str(&cached.1)
     })?;
-    let micros = since.subsec_micros();
-    let mut digits = [b'0'; 6];
-    let mut rest = micros;
-    for slot in digits.iter_mut().rev() {
-        *slot = b'0' + (rest % 10) as u8;
-        rest /= 10;
-    }
-    // The digits are ASCII.
-    w.write_str(std::str::from_utf8(&digits).unwrap_or("000000"))?;
-    w.write_str("Z ")
+    write!(w, "{:06}Z ", since.subsec_micros())
 }
 
 /// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar (Howard
@@ -244,8 +235,8 @@ mod tests {
             } else {
                 tracing::subscriber::with_default(builder.finish(), &log);
             }
-            let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
-            text
+            let bytes = out.0.lock().unwrap().clone();
+            String::from_utf8(bytes).unwrap()
         };
         (run(true), run(false))
     }
