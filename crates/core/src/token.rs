@@ -257,12 +257,18 @@ impl TokenHash {
         IssueOrder(u64::from_be_bytes(bytes))
     }
     pub fn to_hex(&self) -> String {
-        let mut s = String::with_capacity(Self::HEX_LEN);
-        for b in self.order.iter().chain(self.digest.iter()) {
-            s.push(char::from(b"0123456789abcdef"[(b >> 4) as usize]));
-            s.push(char::from(b"0123456789abcdef"[(b & 15) as usize]));
+        // Into a fixed buffer first: pushing chars onto a String cost 1.1k instructions a hash
+        // (callgrind), and a request formats three to five.
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut hex = [0u8; Self::HEX_LEN];
+        for (pair, b) in hex
+            .chunks_exact_mut(2)
+            .zip(self.order.iter().chain(self.digest.iter()))
+        {
+            pair[0] = DIGITS[usize::from(b >> 4)];
+            pair[1] = DIGITS[usize::from(b & 15)];
         }
-        s
+        String::from_utf8(hex.to_vec()).unwrap_or_default()
     }
     pub fn from_hex(s: &str) -> Option<Self> {
         if s.len() != Self::HEX_LEN {

@@ -40,10 +40,8 @@ impl<S: Send + Sync> FromRequest<S> for OAuthForm {
         let body = Bytes::from_request(req, state)
             .await
             .map_err(|_| OAuthError::invalid_request("the body could not be read"))?;
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-            .map_err(|_| OAuthError::invalid_request("the body is not valid form encoding"))?;
         Ok(Self {
-            pairs,
+            pairs: super::form::pairs(&body),
             authorization,
         })
     }
@@ -100,12 +98,8 @@ fn decode_basic(encoded: &str) -> Result<(String, String), ServiceError> {
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (id, secret) = text.split_once(':').ok_or_else(bad)?;
     // RFC 6749 §2.3.1: both halves are form-urlencoded before Base64.
-    let decode = |s: &str| {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-    };
-    Ok((decode(id).ok_or_else(bad)?, decode(secret).ok_or_else(bad)?))
+    let decode = |s: &str| super::form::component(s.as_bytes());
+    Ok((decode(id), decode(secret)))
 }
 
 /// A bearer token from the `Authorization` header (RFC 6750 §2.1).

@@ -3,6 +3,7 @@
 mod api;
 mod error;
 mod extract;
+mod form;
 mod oauth;
 mod pages;
 
