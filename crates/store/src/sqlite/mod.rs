@@ -466,6 +466,7 @@ fn checkpoint_loop(
     writer_alive: std::sync::Weak<()>,
     restart_wal: &AtomicBool,
 ) {
+    yield_the_cpu_to_requests();
     let mut last = None;
     let mut pause = CHECKPOINT_EVERY;
     while writer_alive.strong_count() > 0 {
@@ -484,6 +485,25 @@ fn checkpoint_loop(
         last = Some((wal_frames, copied));
         if wal_frames > RESTART_WAL_AFTER_FRAMES {
             restart_wal.store(true, Ordering::Release);
+        }
+    }
+}
+
+/// The checkpointer runs at nice 10, below the request thread and the writer: its copies take
+/// 1–8 ms of CPU at a time, and on a machine whose cores the server shares with its clients they
+/// otherwise delay whichever of the two they displaced. The scheduler still gives it the CPU they
+/// leave idle, and a lagging checkpoint only lets the WAL grow until the writer's RESTART. (RocksDB
+/// lowers its compaction threads the same way.) Code exchanges, 3 alternating rounds: 16.6k/17.6k/
+/// 18.1k → 17.9k/19.3k/19.4k/s, p99 4.37/4.14/3.81 → 3.86/3.58/3.50 ms.
+fn yield_the_cpu_to_requests() {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: plain syscalls; on Linux `setpriority(PRIO_PROCESS, tid)` sets the nice value
+        // of that one thread.
+        let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t, 10) };
+        if rc != 0 {
+            let error = std::io::Error::last_os_error();
+            tracing::debug!(%error, "could not lower the checkpointer's priority");
         }
     }
 }
