@@ -491,10 +491,11 @@ fn checkpoint_loop(
 
 /// The checkpointer runs at nice 10, below the request thread and the writer: its copies take
 /// 1–8 ms of CPU at a time, and on a machine whose cores the server shares with its clients they
-/// otherwise delay whichever of the two they displaced. The scheduler still gives it the CPU they
-/// leave idle, and a lagging checkpoint only lets the WAL grow until the writer's RESTART. (RocksDB
-/// lowers its compaction threads the same way.) Code exchanges, 3 alternating rounds: 16.6k/17.6k/
-/// 18.1k → 17.9k/19.3k/19.4k/s, p99 4.37/4.14/3.81 → 3.86/3.58/3.50 ms.
+/// otherwise delay whichever of the two they displaced. It still gets the CPU they leave idle, and
+/// on a saturated core about a tenth of the time of each thread at nice 0 (the scheduler's
+/// weights); a checkpointer that falls behind lets the WAL grow, as any checkpoint that cannot keep
+/// up would. (RocksDB lowers its compaction threads the same way.) Code exchanges, 3 alternating
+/// rounds: 16.6k/17.6k/18.1k → 17.9k/19.3k/19.4k/s, p99 4.37/4.14/3.81 → 3.86/3.58/3.50 ms.
 fn yield_the_cpu_to_requests() {
     #[cfg(target_os = "linux")]
     {
