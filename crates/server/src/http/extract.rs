@@ -98,8 +98,10 @@ fn decode_basic(encoded: &str) -> Result<(String, String), ServiceError> {
     let text = String::from_utf8(raw).map_err(|_| bad())?;
     let (id, secret) = text.split_once(':').ok_or_else(bad)?;
     // RFC 6749 §2.3.1: both halves are form-urlencoded before Base64.
-    let decode = |s: &str| super::form::component(s.as_bytes());
-    Ok((decode(id), decode(secret)))
+    Ok((
+        super::form::component(id.as_bytes()),
+        super::form::component(secret.as_bytes()),
+    ))
 }
 
 /// A bearer token from the `Authorization` header (RFC 6750 §2.1).

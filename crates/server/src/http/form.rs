@@ -14,10 +14,9 @@ pub fn pairs(body: &[u8]) -> Vec<(String, String)> {
     body.split(|&b| b == b'&')
         .filter(|pair| !pair.is_empty())
         .map(|pair| {
-            let (name, value) = match pair.iter().position(|&b| b == b'=') {
-                Some(at) => (&pair[..at], &pair[at + 1..]),
-                None => (pair, &pair[pair.len()..]),
-            };
+            let mut halves = pair.splitn(2, |&b| b == b'=');
+            let name = halves.next().unwrap_or_default();
+            let value = halves.next().unwrap_or_default();
             (component(name), component(value))
         })
         .collect()
