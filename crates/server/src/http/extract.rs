@@ -53,9 +53,9 @@ impl OAuthForm {
     }
 
     /// The client's credentials: HTTP Basic, or `client_id`/`client_secret` in the body, never
-    /// both (RFC 6749 §2.3.1). A bare `client_id` identifies a public client.
-    pub fn client(&self) -> Result<ClientCredentials, ServiceError> {
-        let params = self.params()?;
+    /// both (RFC 6749 §2.3.1). A bare `client_id` identifies a public client. `params` are this
+    /// form's own ([`OAuthForm::params`]), checked once by the handler.
+    pub fn client(&self, params: &Params<'_>) -> Result<ClientCredentials, ServiceError> {
         let basic = self.authorization.as_deref().and_then(|v| {
             v.strip_prefix("Basic ")
                 .or_else(|| v.strip_prefix("basic "))

@@ -10,8 +10,9 @@ pub async fn introspect(
     State(state): State<AppState>,
     form: OAuthForm,
 ) -> Result<Response, ServiceError> {
-    let token = form.params()?.require("token")?.to_string();
-    let client = form.client()?;
-    let answer = service::introspection::introspect(&state, &client, &token).await?;
+    let params = form.params()?;
+    let token = params.require("token")?;
+    let client = form.client(&params)?;
+    let answer = service::introspection::introspect(&state, &client, token).await?;
     Ok(no_store_json(answer))
 }

@@ -9,8 +9,9 @@ pub async fn revoke(
     State(state): State<AppState>,
     form: OAuthForm,
 ) -> Result<StatusCode, ServiceError> {
-    let token = form.params()?.require("token")?.to_string();
-    let client = form.client()?;
-    service::revocation::revoke(&state, &client, &token).await?;
+    let params = form.params()?;
+    let token = params.require("token")?;
+    let client = form.client(&params)?;
+    service::revocation::revoke(&state, &client, token).await?;
     Ok(StatusCode::OK)
 }

@@ -11,8 +11,9 @@ pub async fn token(
     State(state): State<AppState>,
     form: OAuthForm,
 ) -> Result<Response, ServiceError> {
-    let request = TokenRequest::parse(&form.params()?)?;
-    let client = form.client()?;
+    let params = form.params()?;
+    let request = TokenRequest::parse(&params)?;
+    let client = form.client(&params)?;
     let answer = service::token::exchange(&state, &client, request).await?;
     Ok(no_store_json(answer))
 }
