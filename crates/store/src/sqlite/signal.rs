@@ -9,10 +9,10 @@
 //! between two writers costs at most one extra head read.
 //!
 //! The server reads the value through a shared memory map of the file rather than a `pread`:
-//! every token request, introspection and API call reads it, and the system call was ~0.45 µs of
-//! each (3 % of an API request's CPU). Linux keeps one page cache, so a `pwrite` by any process is
-//! in the map at once. Nothing ever shortens the file (a map past the end of a file faults); an
-//! operator who truncates it by hand would stop the server, so don't.
+//! every token request, introspection and API call reads it, and the system call was ~0.45 µs
+//! of each (about 4 % of an API request's CPU). Linux keeps one page cache, so a `pwrite` by any
+//! process is in the map at once. Nothing ever shortens the file (a map past the end of a file
+//! faults); an operator who truncates it by hand would stop the server, so don't.
 
 use std::cell::Cell;
 use std::fs::{File, OpenOptions};
